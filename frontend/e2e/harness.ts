@@ -1,0 +1,235 @@
+// Helpers for the browser tests: run the real server binary and drive Debian's Chromium.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { vi } from 'vitest';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Waits for conditions: generous, for a slow shared machine. */
+export const WAIT = { timeout: 15_000, interval: 100 };
+
+export function binaryPath(): string {
+  const p = process.env.CTB_BIN || 'bin/clickthebutton';
+  return isAbsolute(p) ? p : resolve(repoRoot, p);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'ctb-e2e-'));
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const running = new Set<ChildProcess>();
+
+// Last resort: never leave a server behind, even if a test run is aborted.
+process.on('exit', () => {
+  for (const p of running) p.kill('SIGKILL');
+});
+
+export class ServerProcess {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly url: string;
+  private proc: ChildProcess | null = null;
+  private exit: Promise<number | null> | null = null;
+  output = '';
+
+  constructor(port: number, dataDir: string, readonly extraArgs: string[] = []) {
+    this.port = port;
+    this.dataDir = dataDir;
+    this.url = `http://127.0.0.1:${port}/`;
+  }
+
+  async start(): Promise<void> {
+    const bin = binaryPath();
+    if (!existsSync(bin)) {
+      throw new Error(`server binary not found at ${bin}; build it (make build) or set CTB_BIN`);
+    }
+    const proc = spawn(bin, ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc = proc;
+    running.add(proc);
+    const append = (b: Buffer) => {
+      this.output += b.toString();
+      if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+    };
+    proc.stdout?.on('data', append);
+    proc.stderr?.on('data', append);
+    this.exit = new Promise((ok) => {
+      proc.on('exit', (code) => {
+        running.delete(proc);
+        ok(code);
+      });
+      proc.on('error', (err) => {
+        this.output += `\nspawn error: ${String(err)}`;
+        running.delete(proc);
+        ok(null);
+      });
+    });
+    let exited = false;
+    void this.exit.then(() => {
+      exited = true;
+    });
+    await vi.waitFor(
+      async () => {
+        if (exited) throw new Error(`server exited early:\n${this.output}`);
+        const res = await fetch(new URL('healthz', this.url));
+        if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+      },
+      { timeout: 20_000, interval: 100 },
+    ).catch((err: unknown) => {
+      if (exited) throw new Error(`server exited early:\n${this.output}`);
+      throw err;
+    });
+    if (exited) throw new Error(`server exited early:\n${this.output}`);
+  }
+
+  /** SIGTERM, then SIGKILL after a timeout. Resolves to the exit code (null if killed). */
+  async stop(timeoutMs = 15_000): Promise<number | null> {
+    const proc = this.proc;
+    const exit = this.exit;
+    if (!proc || !exit) return null;
+    this.proc = null;
+    this.exit = null;
+    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+    proc.kill('SIGTERM');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const killed = new Promise<'timeout'>((ok) => {
+      timer = setTimeout(() => ok('timeout'), timeoutMs);
+    });
+    const first = await Promise.race([exit, killed]);
+    clearTimeout(timer);
+    if (first === 'timeout') {
+      proc.kill('SIGKILL');
+      await exit;
+      throw new Error(`server did not exit within ${timeoutMs} ms of SIGTERM:\n${this.output}`);
+    }
+    return first;
+  }
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROME_PATH || '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+}
+
+export interface Player {
+  context: BrowserContext;
+  page: Page;
+  /** Uncaught page errors; a test fails when there are any. */
+  errors: string[];
+}
+
+export async function newPlayer(browser: Browser, url: string): Promise<Player> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT.timeout);
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('console', (msg) => {
+    // Failed requests (401 on first visit, refused connections while the server restarts)
+    // are expected; anything else logged as an error (e.g. a CSP violation) is not.
+    const text = msg.text();
+    if (msg.type() === 'error' && !/Failed to load resource|WebSocket connection to|ERR_CONNECTION_REFUSED/.test(text)) {
+      errors.push(`console: ${text}`);
+    }
+  });
+  await page.goto(url);
+  return { context, page, errors };
+}
+
+export const byTestId = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
+
+/** The number shown in an element, thousands separators removed. */
+export async function numberIn(page: Page, id: string): Promise<number> {
+  const text = (await byTestId(page, id).first().textContent()) ?? '';
+  const digits = text.replace(/[^\d]/g, '');
+  if (digits === '') throw new Error(`no number in ${id}: ${JSON.stringify(text)}`);
+  return Number(digits);
+}
+
+export async function expectNumber(page: Page, id: string, want: number): Promise<void> {
+  await vi.waitFor(async () => {
+    const got = await numberIn(page, id);
+    if (got !== want) throw new Error(`${id} is ${got}, want ${want}`);
+  }, WAIT);
+}
+
+/** Enters a handle on the first-visit form and waits for the game screen with a live socket. */
+export async function join_(page: Page, handle: string): Promise<void> {
+  await byTestId(page, 'handle-input').fill(handle);
+  await byTestId(page, 'handle-submit').click();
+  await waitForLive(page);
+}
+
+/** The game screen is shown and the click button is enabled (socket open). */
+export async function waitForLive(page: Page): Promise<void> {
+  await page.locator('[data-testid="click-button"]:enabled').waitFor({ state: 'visible' });
+}
+
+export interface BoardRow {
+  rank: string;
+  handle: string;
+  best: number;
+  mine: boolean;
+}
+
+export async function boardRows(page: Page): Promise<BoardRow[]> {
+  return page.$$eval('[data-testid="leaderboard-row"]', (els) =>
+    els.map((el) => ({
+      rank: el.querySelector('[data-testid="row-rank"]')?.textContent?.trim() ?? '',
+      handle: el.querySelector('[data-testid="row-handle"]')?.textContent?.trim() ?? '',
+      best: Number((el.querySelector('[data-testid="row-best"]')?.textContent ?? '').replace(/[^\d]/g, '')),
+      mine: el.getAttribute('aria-current') === 'true',
+    })),
+  );
+}
+
+/** Waits until a leaderboard row matches. */
+export async function expectRow(page: Page, match: (r: BoardRow) => boolean, what: string): Promise<BoardRow> {
+  return vi.waitFor(async () => {
+    const rows = await boardRows(page);
+    const row = rows.find(match);
+    if (!row) throw new Error(`no leaderboard row with ${what}; rows: ${JSON.stringify(rows)}`);
+    return row;
+  }, WAIT);
+}
+
+/** Clicks the big button n times through the real UI, waiting for each answer's score. */
+export async function clickTimes(page: Page, n: number): Promise<void> {
+  const start = await numberIn(page, 'score');
+  const button = byTestId(page, 'click-button');
+  for (let i = 0; i < n; i++) await button.click();
+  await expectNumber(page, 'score', start + n);
+}

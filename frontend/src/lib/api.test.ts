@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { apiUrl, getSession, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
+
+const session = {
+  handle: 'alice',
+  tag: 'k3j9ab2x',
+  score: 1,
+  best: 2,
+  total: 3,
+  throttled: false,
+  retry_after_ms: 0,
+  idle_reset: false,
+};
+
+function fakeFetch(status: number, body: unknown, seen: { url?: string; init?: RequestInit } = {}): FetchLike {
+  return async (input, init) => {
+    seen.url = input.toString();
+    seen.init = init;
+    return new Response(typeof body === 'string' ? body : JSON.stringify(body), { status });
+  };
+}
+
+describe('URLs', () => {
+  it('resolves relative to the page, also under a sub-path', () => {
+    expect(apiUrl('api/session', 'http://h:8080/').toString()).toBe('http://h:8080/api/session');
+    expect(apiUrl('api/session', 'https://h/game/').toString()).toBe('https://h/game/api/session');
+    expect(apiUrl('api/session', 'https://h/game/index.html?x=1').toString()).toBe('https://h/game/api/session');
+  });
+
+  it('builds the WebSocket URL with the matching scheme', () => {
+    expect(wsUrl('http://127.0.0.1:8080/')).toBe('ws://127.0.0.1:8080/ws');
+    expect(wsUrl('https://example.com/game/')).toBe('wss://example.com/game/ws');
+    expect(wsUrl('https://example.com/game/index.html?a=b#top')).toBe('wss://example.com/game/ws');
+  });
+});
+
+describe('getSession', () => {
+  it('returns the session on 200', async () => {
+    const seen: { url?: string } = {};
+    expect(await getSession('http://h/game/', fakeFetch(200, session, seen))).toEqual({ kind: 'ok', session });
+    expect(seen.url).toBe('http://h/game/api/session');
+  });
+
+  it('returns none on 401', async () => {
+    expect(await getSession('http://h/', fakeFetch(401, { error: 'no session' }))).toEqual({ kind: 'none' });
+  });
+
+  it('reports network errors and bad answers', async () => {
+    const down: FetchLike = async () => {
+      throw new TypeError('failed to fetch');
+    };
+    expect((await getSession('http://h/', down)).kind).toBe('error');
+    expect((await getSession('http://h/', fakeFetch(500, 'oops'))).kind).toBe('error');
+    expect((await getSession('http://h/', fakeFetch(200, { handle: 'x' }))).kind).toBe('error');
+  });
+});
+
+describe('postSession', () => {
+  it('posts the handle as JSON', async () => {
+    const seen: { url?: string; init?: RequestInit } = {};
+    expect(await postSession('http://h/', 'alice', fakeFetch(200, session, seen))).toEqual({ kind: 'ok', session });
+    expect(seen.url).toBe('http://h/api/session');
+    expect(seen.init?.method).toBe('POST');
+    expect(seen.init?.body).toBe('{"handle":"alice"}');
+  });
+
+  it("shows the server's error text on 400", async () => {
+    const error = "handle may only contain letters, digits, spaces, '_', '-' and '.' (found '<')";
+    expect(await postSession('http://h/', '<script>', fakeFetch(400, { error }))).toEqual({ kind: 'invalid', error });
+  });
+
+  it('falls back to a generic message', async () => {
+    expect(await postSession('http://h/', 'x', fakeFetch(400, 'not json'))).toEqual({
+      kind: 'invalid',
+      error: 'That handle is not allowed.',
+    });
+    expect((await postSession('http://h/', 'x', fakeFetch(413, { error: 'too big' }))).kind).toBe('error');
+  });
+});
+
+describe('tidyHandle', () => {
+  it('trims and folds runs of spaces', () => {
+    expect(tidyHandle('  alice   bob ')).toBe('alice bob');
+    expect(tidyHandle('   ')).toBe('');
+  });
+});

@@ -1,0 +1,178 @@
+// Reactive game state for the components. The protocol and board logic lives in plain modules.
+import { getSession, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
+import { Backoff } from './backoff';
+import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
+import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
+import type { Counters, ServerFrame, Session } from './protocol';
+
+export type Phase = 'loading' | 'handle' | 'game';
+
+export interface GameDeps {
+  base: string;
+  fetch?: FetchLike;
+  socket?: SocketFactory;
+  timers?: Timers;
+}
+
+export class Game {
+  phase = $state<Phase>('loading');
+  session = $state<Session | null>(null);
+  board = $state.raw<Board>(emptyBoard);
+  counters = $state<Counters | null>(null);
+  status = $state<ConnectionStatus>('idle');
+  /** Epoch ms when the next click counts again, while throttled. */
+  throttleDeadline = $state(0);
+  /** Shown while the first GET api/session cannot reach the server. */
+  loadError = $state('');
+  /** True while the rename form is open over the game screen. */
+  renaming = $state(false);
+
+  private readonly deps: GameDeps;
+  private conn: Connection | null = null;
+  private resyncPending = false;
+  private loadRetry: ReturnType<typeof setTimeout> | null = null;
+  private readonly loadBackoff = new Backoff();
+  private destroyed = false;
+
+  constructor(deps: GameDeps) {
+    this.deps = deps;
+  }
+
+  get online(): boolean {
+    return this.status === 'open';
+  }
+
+  async init(): Promise<void> {
+    const res = await getSession(this.deps.base, this.fetchFn);
+    if (this.destroyed) return;
+    switch (res.kind) {
+      case 'ok':
+        this.loadError = '';
+        this.enterGame(res.session);
+        break;
+      case 'none':
+        this.loadError = '';
+        this.phase = 'handle';
+        break;
+      case 'error':
+        this.loadError = res.message;
+        this.loadRetry = setTimeout(() => void this.init(), this.loadBackoff.next());
+        break;
+    }
+  }
+
+  /** POSTs the handle; resolves to the error text to show, or null on success. */
+  async submitHandle(raw: string): Promise<string | null> {
+    const handle = tidyHandle(raw);
+    const res = await postSession(this.deps.base, handle, this.fetchFn);
+    if (res.kind === 'invalid') return res.error;
+    if (res.kind === 'error') return res.message;
+    this.renaming = false;
+    this.enterGame(res.session);
+    return null;
+  }
+
+  startRename(): void {
+    this.renaming = true;
+  }
+
+  cancelRename(): void {
+    this.renaming = false;
+  }
+
+  click(): boolean {
+    return this.conn?.send({ type: 'click' }) ?? false;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    if (this.loadRetry !== null) clearTimeout(this.loadRetry);
+    this.conn?.stop();
+    this.conn = null;
+  }
+
+  private get fetchFn(): FetchLike {
+    return this.deps.fetch ?? ((input, init) => fetch(input, init));
+  }
+
+  private enterGame(session: Session): void {
+    this.applySession(session);
+    this.phase = 'game';
+    this.connect();
+  }
+
+  private applySession(s: Session): void {
+    this.session = s;
+    this.throttleDeadline = s.throttled ? Date.now() + s.retry_after_ms : 0;
+  }
+
+  private connect(): void {
+    if (this.conn) return;
+    this.conn = new Connection({
+      url: wsUrl(this.deps.base),
+      socket: this.deps.socket,
+      timers: this.deps.timers,
+      onFrame: (f) => this.onFrame(f),
+      onStatus: (s) => {
+        this.status = s;
+        if (s === 'open') {
+          // The server sends state and a full board on connect; never apply a delta
+          // to the board from before the reconnect.
+          this.resyncPending = false;
+          this.board = markStale(this.board);
+        }
+      },
+      onRepeatedFailure: () => void this.recheckSession(),
+      onBadFrame: (data) => console.warn('ignoring malformed frame', data),
+    });
+    this.conn.start();
+  }
+
+  /** Reconnects keep failing: is the cookie still good? 401 means back to the handle form. */
+  private async recheckSession(): Promise<void> {
+    const res = await getSession(this.deps.base, this.fetchFn);
+    if (this.destroyed) return;
+    if (res.kind === 'none') {
+      this.conn?.stop();
+      this.conn = null;
+      this.status = 'idle';
+      this.session = null;
+      this.renaming = false;
+      this.phase = 'handle';
+    } else if (res.kind === 'ok') {
+      this.applySession(res.session);
+    }
+  }
+
+  private onFrame(f: ServerFrame): void {
+    switch (f.type) {
+      case 'state': {
+        const { type: _type, ...s } = f;
+        this.applySession(s);
+        break;
+      }
+      case 'board':
+        this.resyncPending = false;
+        this.board = applyFull(f);
+        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        break;
+      case 'board_delta': {
+        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        if (this.resyncPending) break;
+        const r = applyDelta(this.board, f);
+        if (r.ok) {
+          this.board = r.board;
+        } else {
+          this.resyncPending = this.conn?.send({ type: 'resync' }) ?? false;
+        }
+        break;
+      }
+      case 'stats':
+        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        break;
+      case 'error':
+        console.warn('server refused a frame:', f.error);
+        break;
+    }
+  }
+}

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { encodeFrame, parseFrame, parseLeaderboard, parseSession } from './protocol';
+
+const session = {
+  handle: 'alice',
+  tag: 'k3j9ab2x',
+  score: 12,
+  best: 40,
+  total: 310,
+  throttled: false,
+  retry_after_ms: 0,
+  idle_reset: false,
+};
+
+const counters = { total_clicks: 1234, players: 17, online: 3 };
+const row = { rank: 1, tag: 'k3j9ab2x', handle: 'alice', best: 40 };
+
+describe('parseFrame', () => {
+  it('accepts the examples from docs/protocol.md', () => {
+    expect(parseFrame(JSON.stringify({ type: 'state', ...session }))).toEqual({ type: 'state', ...session });
+    expect(parseFrame(JSON.stringify({ type: 'board', seq: 42, rows: [row], ...counters }))).toEqual({
+      type: 'board',
+      seq: 42,
+      rows: [row],
+      ...counters,
+    });
+    const delta = {
+      type: 'board_delta',
+      seq: 43,
+      size: 100,
+      rows: [{ rank: 1, tag: 'p0q1r2s3', handle: 'bob', best: 41 }],
+      drop: [],
+      ...counters,
+    };
+    expect(parseFrame(JSON.stringify(delta))).toEqual(delta);
+    expect(parseFrame(JSON.stringify({ type: 'stats', ...counters }))).toEqual({ type: 'stats', ...counters });
+    expect(parseFrame('{"type":"error","error":"unknown frame type \\"jump\\""}')).toEqual({
+      type: 'error',
+      error: 'unknown frame type "jump"',
+    });
+  });
+
+  it('ignores unknown extra fields', () => {
+    expect(parseFrame(JSON.stringify({ type: 'stats', ...counters, extra: 1 }))).toEqual({ type: 'stats', ...counters });
+  });
+
+  it.each([
+    ['binary data', new ArrayBuffer(4)],
+    ['not JSON', '{nope'],
+    ['JSON null', 'null'],
+    ['an array', '[]'],
+    ['a number', '5'],
+    ['no type', JSON.stringify(counters)],
+    ['unknown type', JSON.stringify({ type: 'jump' })],
+    ['state missing a field', JSON.stringify({ type: 'state', ...session, tag: undefined })],
+    ['state with a string score', JSON.stringify({ type: 'state', ...session, score: '12' })],
+    ['state with a negative score', JSON.stringify({ type: 'state', ...session, score: -1 })],
+    ['state with a fractional best', JSON.stringify({ type: 'state', ...session, best: 1.5 })],
+    ['state with a string boolean', JSON.stringify({ type: 'state', ...session, throttled: 'false' })],
+    ['board without seq', JSON.stringify({ type: 'board', rows: [row], ...counters })],
+    ['board with a bad row', JSON.stringify({ type: 'board', seq: 1, rows: [{ ...row, best: -3 }], ...counters })],
+    ['board with rank 0', JSON.stringify({ type: 'board', seq: 1, rows: [{ ...row, rank: 0 }], ...counters })],
+    ['board with null rows', JSON.stringify({ type: 'board', seq: 1, rows: null, ...counters })],
+    ['board without counters', JSON.stringify({ type: 'board', seq: 1, rows: [] })],
+    ['delta without size', JSON.stringify({ type: 'board_delta', seq: 2, rows: [], drop: [], ...counters })],
+    ['delta with numeric drop', JSON.stringify({ type: 'board_delta', seq: 2, size: 100, rows: [], drop: [1], ...counters })],
+    ['delta without drop', JSON.stringify({ type: 'board_delta', seq: 2, size: 100, rows: [], ...counters })],
+    ['stats with a missing counter', JSON.stringify({ type: 'stats', total_clicks: 1, players: 2 })],
+    ['error without text', JSON.stringify({ type: 'error' })],
+  ])('rejects %s', (_name, data) => {
+    expect(parseFrame(data)).toBeNull();
+  });
+});
+
+describe('HTTP bodies', () => {
+  it('parses a session object', () => {
+    expect(parseSession(session)).toEqual(session);
+    expect(parseSession({ ...session, idle_reset: 1 })).toBeNull();
+    expect(parseSession({ error: 'no session' })).toBeNull();
+  });
+
+  it('parses a leaderboard object', () => {
+    expect(parseLeaderboard({ top: [row], ...counters })).toEqual({ top: [row], ...counters });
+    expect(parseLeaderboard({ top: 'x', ...counters })).toBeNull();
+  });
+});
+
+describe('encodeFrame', () => {
+  it('encodes client frames as in the docs', () => {
+    expect(encodeFrame({ type: 'click' })).toBe('{"type":"click"}');
+    expect(encodeFrame({ type: 'resync' })).toBe('{"type":"resync"}');
+  });
+});

@@ -1,0 +1,181 @@
+// Wire types and validating parsers for docs/protocol.md.
+// Everything coming from the network is `unknown` until one of these functions accepts it.
+
+export interface Row {
+  rank: number;
+  tag: string;
+  handle: string;
+  best: number;
+}
+
+export interface Counters {
+  total_clicks: number;
+  players: number;
+  online: number;
+}
+
+export interface Session {
+  handle: string;
+  tag: string;
+  score: number;
+  best: number;
+  total: number;
+  throttled: boolean;
+  retry_after_ms: number;
+  idle_reset: boolean;
+}
+
+export interface Leaderboard extends Counters {
+  top: Row[];
+}
+
+export interface StateFrame extends Session {
+  type: 'state';
+}
+
+export interface BoardFrame extends Counters {
+  type: 'board';
+  seq: number;
+  rows: Row[];
+}
+
+export interface BoardDeltaFrame extends Counters {
+  type: 'board_delta';
+  seq: number;
+  size: number;
+  rows: Row[];
+  drop: string[];
+}
+
+export interface StatsFrame extends Counters {
+  type: 'stats';
+}
+
+export interface ErrorFrame {
+  type: 'error';
+  error: string;
+}
+
+export type ServerFrame = StateFrame | BoardFrame | BoardDeltaFrame | StatsFrame | ErrorFrame;
+
+export type ClientFrame = { type: 'click' } | { type: 'resync' };
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A non-negative safe integer, as the protocol promises for every number. */
+export function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function isStr(v: unknown): v is string {
+  return typeof v === 'string';
+}
+
+function isBool(v: unknown): v is boolean {
+  return typeof v === 'boolean';
+}
+
+export function parseRow(v: unknown): Row | null {
+  if (!isObj(v)) return null;
+  const { rank, tag, handle, best } = v;
+  if (!isCount(rank) || rank < 1 || !isStr(tag) || tag === '' || !isStr(handle) || !isCount(best)) {
+    return null;
+  }
+  return { rank, tag, handle, best };
+}
+
+function parseRows(v: unknown): Row[] | null {
+  if (!Array.isArray(v)) return null;
+  const rows: Row[] = [];
+  for (const item of v) {
+    const row = parseRow(item);
+    if (!row) return null;
+    rows.push(row);
+  }
+  return rows;
+}
+
+function parseCounters(v: Obj): Counters | null {
+  const { total_clicks, players, online } = v;
+  if (!isCount(total_clicks) || !isCount(players) || !isCount(online)) return null;
+  return { total_clicks, players, online };
+}
+
+export function parseSession(v: unknown): Session | null {
+  if (!isObj(v)) return null;
+  const { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset } = v;
+  if (
+    !isStr(handle) ||
+    !isStr(tag) ||
+    !isCount(score) ||
+    !isCount(best) ||
+    !isCount(total) ||
+    !isBool(throttled) ||
+    !isCount(retry_after_ms) ||
+    !isBool(idle_reset)
+  ) {
+    return null;
+  }
+  return { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset };
+}
+
+export function parseLeaderboard(v: unknown): Leaderboard | null {
+  if (!isObj(v)) return null;
+  const counters = parseCounters(v);
+  const top = parseRows(v.top);
+  if (!counters || !top) return null;
+  return { top, ...counters };
+}
+
+/** Validates one decoded JSON value as a server frame; null when it is not one. */
+export function toFrame(v: unknown): ServerFrame | null {
+  if (!isObj(v)) return null;
+  switch (v.type) {
+    case 'state': {
+      const s = parseSession(v);
+      return s ? { type: 'state', ...s } : null;
+    }
+    case 'board': {
+      const c = parseCounters(v);
+      const rows = parseRows(v.rows);
+      if (!c || !rows || !isCount(v.seq)) return null;
+      return { type: 'board', seq: v.seq, rows, ...c };
+    }
+    case 'board_delta': {
+      const c = parseCounters(v);
+      const rows = parseRows(v.rows);
+      const drop = v.drop;
+      if (!c || !rows || !isCount(v.seq) || !isCount(v.size)) return null;
+      if (!Array.isArray(drop) || !drop.every(isStr)) return null;
+      return { type: 'board_delta', seq: v.seq, size: v.size, rows, drop, ...c };
+    }
+    case 'stats': {
+      const c = parseCounters(v);
+      return c ? { type: 'stats', ...c } : null;
+    }
+    case 'error':
+      return isStr(v.error) ? { type: 'error', error: v.error } : null;
+    default:
+      return null;
+  }
+}
+
+/** Parses the text of one WebSocket message; null for binary data, bad JSON or bad frames. */
+export function parseFrame(data: unknown): ServerFrame | null {
+  if (typeof data !== 'string') return null;
+  let v: unknown;
+  try {
+    v = JSON.parse(data);
+  } catch {
+    return null;
+  }
+  return toFrame(v);
+}
+
+export function encodeFrame(frame: ClientFrame): string {
+  return JSON.stringify(frame);
+}

@@ -1,0 +1,360 @@
+// Package game holds the rules and the state of Click the Button: players, clicks, the
+// bot throttle, the idle reset, the top-100 leaderboard and the CSV snapshot. It knows
+// nothing of HTTP, JSON or WebSockets.
+package game
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config holds the rules that a self-hoster may tune.
+type Config struct {
+	// ThrottleLimit is the number of click attempts in one ThrottleWindow that a player
+	// may make; one more and the player is throttled.
+	ThrottleLimit int
+	// ThrottleWindow is the window the limit is counted over.
+	ThrottleWindow time.Duration
+	// ThrottlePenalty is how long a throttled player waits between counted clicks, and
+	// how long the player must stay under the limit for the throttle to lift.
+	ThrottlePenalty time.Duration
+	// IdleReset is how long a player may go without a counted click before the current
+	// score goes back to 0.
+	IdleReset time.Duration
+	// BoardSize is the number of rows on the leaderboard.
+	BoardSize int
+}
+
+// DefaultConfig returns the rules of the game as designed.
+func DefaultConfig() Config {
+	return Config{
+		ThrottleLimit:   50,
+		ThrottleWindow:  time.Second,
+		ThrottlePenalty: time.Minute,
+		IdleReset:       5 * time.Minute,
+		BoardSize:       100,
+	}
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.ThrottleLimit < 1 || c.ThrottleLimit >= attemptMask:
+		return fmt.Errorf("throttle limit must be between 1 and %d, got %d", attemptMask-1, c.ThrottleLimit)
+	case c.ThrottleWindow < time.Millisecond:
+		return fmt.Errorf("throttle window must be at least 1ms, got %s", c.ThrottleWindow)
+	case c.ThrottlePenalty < time.Millisecond:
+		return fmt.Errorf("throttle penalty must be at least 1ms, got %s", c.ThrottlePenalty)
+	case c.IdleReset < time.Millisecond:
+		return fmt.Errorf("idle reset must be at least 1ms, got %s", c.IdleReset)
+	case c.BoardSize < 1 || c.BoardSize > 10000:
+		return fmt.Errorf("board size must be between 1 and 10000, got %d", c.BoardSize)
+	}
+	return nil
+}
+
+const laneCount = 64
+
+// lane stripes the engine's change counters and changed lists, so that clicks of players
+// in different lanes never write to the same cache line.
+type lane struct {
+	clicks  atomic.Int64           // counted clicks
+	edits   atomic.Int64           // joins, renames and other changes that are not clicks
+	changed atomic.Pointer[Player] // players whose row may have changed since the last tick
+	_       [40]byte
+}
+
+// Engine applies the rules to the players of a Store. All its methods are safe for
+// concurrent use; Click, State and Get never lock.
+type Engine struct {
+	cfg    Config
+	store  Store
+	lanes  [laneCount]lane
+	online atomic.Int64
+
+	// threshold is the lowest best that can still enter the board; clicks below it do
+	// not queue the player for the next tick.
+	threshold atomic.Int64
+
+	tickMu sync.Mutex // one Tick or rebuild at a time
+	board  board      // guarded by tickMu
+}
+
+// New returns an engine over store. cfg must pass Validate.
+func New(cfg Config, store Store) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{cfg: cfg, store: store}
+	e.board.init(cfg.BoardSize)
+	e.threshold.Store(1)
+	return e, nil
+}
+
+// Config returns the rules in force.
+func (e *Engine) Config() Config { return e.cfg }
+
+func (e *Engine) newPlayer(id uuid.UUID, handle string) *Player {
+	p := &Player{ID: id, lane: &e.lanes[hash(id)&(laneCount-1)]}
+	p.handle.Store(&handle)
+	return p
+}
+
+// Join creates a new player with a fresh random id.
+func (e *Engine) Join(rawHandle string) (*Player, error) {
+	h, err := NormalizeHandle(rawHandle)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		p, added := e.store.Add(e.newPlayer(uuid.New(), h))
+		if added {
+			p.lane.edits.Add(1)
+			return p, nil
+		}
+	}
+}
+
+// Get returns the player with id, or nil.
+func (e *Engine) Get(id uuid.UUID) *Player { return e.store.Get(id) }
+
+// Restore returns the player with id, creating it with rawHandle and no score when it is
+// unknown: a player who holds a valid signed identity from before the last snapshot
+// was written (a crash, a restored backup) gets that identity back.
+func (e *Engine) Restore(id uuid.UUID, rawHandle string) (*Player, error) {
+	if p := e.store.Get(id); p != nil {
+		return p, nil
+	}
+	h, err := NormalizeHandle(rawHandle)
+	if err != nil {
+		return nil, err
+	}
+	p, added := e.store.Add(e.newPlayer(id, h))
+	if added {
+		p.lane.edits.Add(1)
+	}
+	return p, nil
+}
+
+// Rename changes a player's handle and keeps the scores. It returns the stored handle.
+func (e *Engine) Rename(p *Player, rawHandle string) (string, error) {
+	h, err := NormalizeHandle(rawHandle)
+	if err != nil {
+		return "", err
+	}
+	p.handle.Store(&h)
+	p.lane.edits.Add(1)
+	e.queue(p)
+	return h, nil
+}
+
+// ClickResult is the outcome of one click attempt.
+type ClickResult struct {
+	State
+	// Counted is true when the click raised the score.
+	Counted bool
+}
+
+// Click applies one click attempt by p at now. It takes no lock and allocates nothing.
+func (e *Engine) Click(p *Player, now time.Time) ClickResult {
+	t := now.UnixNano()
+	penalty := int64(e.cfg.ThrottlePenalty)
+
+	if attempts := e.countAttempt(p, t); attempts > e.cfg.ThrottleLimit {
+		if prev := p.violation.Swap(t); prev == 0 || t-prev >= penalty {
+			p.nextAllowed.Store(t + penalty) // just became throttled
+		}
+		return ClickResult{State: e.state(p, t)}
+	}
+	if v := p.violation.Load(); v != 0 && t-v < penalty {
+		// Throttled: one click per penalty period counts, whoever wins the CAS.
+		next := p.nextAllowed.Load()
+		if t < next || !p.nextAllowed.CompareAndSwap(next, t+penalty) {
+			return ClickResult{State: e.state(p, t)}
+		}
+	}
+
+	var score int64
+	if last := p.lastClick.Swap(t); last != 0 && t-last >= int64(e.cfg.IdleReset) {
+		// The idle reset is applied lazily by the first click after it was due.
+		score = 1
+		p.score.Store(1)
+	} else {
+		score = p.score.Add(1)
+	}
+	p.total.Add(1)
+	p.lane.clicks.Add(1)
+	for {
+		best := p.best.Load()
+		if score <= best {
+			break
+		}
+		if p.best.CompareAndSwap(best, score) {
+			p.bestAt.Store(t)
+			if score >= e.threshold.Load() {
+				e.queue(p)
+			}
+			break
+		}
+	}
+	return ClickResult{State: e.state(p, t), Counted: true}
+}
+
+// countAttempt records one attempt in p's current throttle window and returns how many
+// attempts the window holds now. A window starts at the first attempt after the
+// previous one ended.
+func (e *Engine) countAttempt(p *Player, t int64) int {
+	ms := uint64(t / int64(time.Millisecond))
+	windowMs := uint64(e.cfg.ThrottleWindow / time.Millisecond)
+	for {
+		w := p.window.Load()
+		start, n := w>>attemptBits, w&attemptMask
+		if ms-start >= windowMs || ms < start {
+			start, n = ms, 0
+		}
+		if n < attemptMask {
+			n++
+		}
+		if p.window.CompareAndSwap(w, start<<attemptBits|n) {
+			return int(n)
+		}
+	}
+}
+
+// State returns what p sees of themselves at now.
+func (e *Engine) State(p *Player, now time.Time) State { return e.state(p, now.UnixNano()) }
+
+func (e *Engine) state(p *Player, t int64) State {
+	s := State{
+		Handle: p.Handle(),
+		Score:  p.score.Load(),
+		Best:   p.best.Load(),
+		Total:  p.total.Load(),
+	}
+	if last := p.lastClick.Load(); last != 0 && t-last >= int64(e.cfg.IdleReset) {
+		s.Score, s.IdleReset = 0, true
+	}
+	if v := p.violation.Load(); v != 0 && t-v < int64(e.cfg.ThrottlePenalty) {
+		s.Throttled = true
+		// The next click counts at nextAllowed, or when the throttle lifts a full
+		// penalty after the last violation, whichever comes first.
+		if next := min(p.nextAllowed.Load(), v+int64(e.cfg.ThrottlePenalty)); next > t {
+			s.RetryAfter = time.Duration(next - t)
+		}
+	}
+	return s
+}
+
+// Attach records that p opened a socket; Detach that one closed. Online counts the
+// players with at least one open socket.
+func (e *Engine) Attach(p *Player) {
+	if p.conns.Add(1) == 1 {
+		e.online.Add(1)
+	}
+}
+
+// Detach is the counterpart of Attach.
+func (e *Engine) Detach(p *Player) {
+	if p.conns.Add(-1) == 0 {
+		e.online.Add(-1)
+	}
+}
+
+// Stats are the game-wide counters.
+type Stats struct {
+	TotalClicks int64
+	Players     int64
+	Online      int64
+}
+
+// Stats returns the current counters. It costs a pass over the lanes, not the players.
+func (e *Engine) Stats() Stats {
+	var clicks int64
+	for i := range e.lanes {
+		clicks += e.lanes[i].clicks.Load()
+	}
+	return Stats{TotalClicks: clicks, Players: int64(e.store.Len()), Online: e.online.Load()}
+}
+
+// Version changes whenever anything that a snapshot stores has changed.
+func (e *Engine) Version() int64 {
+	var v int64
+	for i := range e.lanes {
+		v += e.lanes[i].clicks.Load() + e.lanes[i].edits.Load()
+	}
+	return v
+}
+
+// queue puts p on its lane's changed list unless it is there already. The list is an
+// intrusive Treiber stack: pushes race with each other through a CAS, and the tick
+// takes the whole list at once with a swap, so there is no ABA hazard.
+func (e *Engine) queue(p *Player) {
+	if !p.queued.CompareAndSwap(false, true) {
+		return
+	}
+	l := p.lane
+	for {
+		head := l.changed.Load()
+		p.next = head
+		if l.changed.CompareAndSwap(head, p) {
+			return
+		}
+	}
+}
+
+// Records calls fn with a copy of every player's stored fields as of now, the idle reset
+// applied, until fn returns false. Clicks go on meanwhile.
+func (e *Engine) Records(now time.Time, fn func(Record) bool) {
+	t := now.UnixNano()
+	e.store.Range(func(p *Player) bool {
+		r := Record{
+			ID:        p.ID,
+			Handle:    p.Handle(),
+			Score:     p.score.Load(),
+			Best:      p.best.Load(),
+			Total:     p.total.Load(),
+			LastClick: fromUnixNano(p.lastClick.Load()),
+			BestAt:    fromUnixNano(p.bestAt.Load()),
+		}
+		if last := unixNano(r.LastClick); last != 0 && t-last >= int64(e.cfg.IdleReset) {
+			r.Score = 0
+		}
+		return fn(r)
+	})
+}
+
+// Load adds a player from a snapshot record. It refuses duplicate ids, invalid handles
+// and numbers that break the rules' invariants. Call Rebuild once all are loaded.
+func (e *Engine) Load(r Record) error {
+	h, err := NormalizeHandle(r.Handle)
+	if err != nil {
+		return fmt.Errorf("handle %q: %w", r.Handle, err)
+	}
+	if h != r.Handle {
+		return fmt.Errorf("handle %q is not in normal form (want %q)", r.Handle, h)
+	}
+	switch {
+	case r.Score < 0 || r.Best < 0 || r.Total < 0:
+		return fmt.Errorf("negative score, best or total")
+	case r.Score > r.Best:
+		return fmt.Errorf("score %d is above best %d", r.Score, r.Best)
+	case r.Best > r.Total:
+		return fmt.Errorf("best %d is above total %d", r.Best, r.Total)
+	}
+	p := e.newPlayer(r.ID, h)
+	p.score.Store(r.Score)
+	p.best.Store(r.Best)
+	p.total.Store(r.Total)
+	p.lastClick.Store(unixNano(r.LastClick))
+	p.bestAt.Store(unixNano(r.BestAt))
+	if _, added := e.store.Add(p); !added {
+		return fmt.Errorf("duplicate id %s", r.ID)
+	}
+	// Counting the loaded clicks keeps the game's total right across restarts.
+	p.lane.clicks.Add(r.Total)
+	return nil
+}

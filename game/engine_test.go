@@ -1,0 +1,927 @@
+package game
+
+import (
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// t0 is the start of every test's clock. Tests pass explicit times and never sleep.
+var t0 = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+func newEngine(tb testing.TB, mod func(*Config)) *Engine {
+	tb.Helper()
+	cfg := DefaultConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	e, err := New(cfg, NewMemory())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+func join(tb testing.TB, e *Engine, handle string) *Player {
+	tb.Helper()
+	p, err := e.Join(handle)
+	if err != nil {
+		tb.Fatalf("Join(%q): %v", handle, err)
+	}
+	return p
+}
+
+// idN returns a fixed id whose bytes sort by n.
+func idN(n uint64) uuid.UUID {
+	var id uuid.UUID
+	for i := 0; i < 8; i++ {
+		id[15-i] = byte(n >> (8 * i))
+	}
+	id[6] = 0x40 // keep it looking like a v4 uuid; does not change the order
+	id[8] = 0x80
+	return id
+}
+
+func restore(tb testing.TB, e *Engine, id uuid.UUID, handle string) *Player {
+	tb.Helper()
+	p, err := e.Restore(id, handle)
+	if err != nil {
+		tb.Fatalf("Restore(%s, %q): %v", id, handle, err)
+	}
+	return p
+}
+
+func mustClick(tb testing.TB, e *Engine, p *Player, now time.Time) ClickResult {
+	tb.Helper()
+	r := e.Click(p, now)
+	if !r.Counted {
+		tb.Fatalf("click at %s was refused: %+v", now.Sub(t0), r)
+	}
+	return r
+}
+
+func mustRefuse(tb testing.TB, e *Engine, p *Player, now time.Time, retry time.Duration) ClickResult {
+	tb.Helper()
+	r := e.Click(p, now)
+	if r.Counted {
+		tb.Fatalf("click at %s counted, want refused: %+v", now.Sub(t0), r)
+	}
+	if !r.Throttled || r.RetryAfter != retry {
+		tb.Fatalf("refused click at %s: Throttled %v RetryAfter %s, want true and %s", now.Sub(t0), r.Throttled, r.RetryAfter, retry)
+	}
+	return r
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	d := DefaultConfig()
+	if d.ThrottleLimit != 50 || d.ThrottleWindow != time.Second || d.ThrottlePenalty != time.Minute ||
+		d.IdleReset != 5*time.Minute || d.BoardSize != 100 {
+		t.Fatalf("default config %+v is not the designed rules", d)
+	}
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"zero limit", func(c *Config) { c.ThrottleLimit = 0 }, "throttle limit"},
+		{"huge limit", func(c *Config) { c.ThrottleLimit = attemptMask }, "throttle limit"},
+		{"zero window", func(c *Config) { c.ThrottleWindow = 0 }, "throttle window"},
+		{"zero penalty", func(c *Config) { c.ThrottlePenalty = 0 }, "throttle penalty"},
+		{"zero idle", func(c *Config) { c.IdleReset = 0 }, "idle reset"},
+		{"zero board", func(c *Config) { c.BoardSize = 0 }, "board size"},
+		{"huge board", func(c *Config) { c.BoardSize = 10001 }, "board size"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mod(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Validate() = %v, want an error about %s", err, tc.want)
+			}
+			if _, err := New(c, NewMemory()); err == nil {
+				t.Fatal("New accepted an invalid config")
+			}
+		})
+	}
+}
+
+func TestClickCounts(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "  alice  ")
+	if got := p.Handle(); got != "alice" {
+		t.Fatalf("handle %q", got)
+	}
+	if s := e.State(p, t0); s != (State{Handle: "alice"}) {
+		t.Fatalf("fresh state %+v", s)
+	}
+	for i := int64(1); i <= 10; i++ {
+		r := mustClick(t, e, p, at(time.Duration(i)*time.Second))
+		want := State{Handle: "alice", Score: i, Best: i, Total: i}
+		if r.State != want {
+			t.Fatalf("after click %d: %+v, want %+v", i, r.State, want)
+		}
+		if s := e.State(p, at(time.Duration(i)*time.Second)); s != want {
+			t.Fatalf("State after click %d: %+v, want %+v", i, s, want)
+		}
+	}
+	if st := e.Stats(); st.TotalClicks != 10 || st.Players != 1 || st.Online != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if e.Get(p.ID) != p {
+		t.Fatal("Get does not find the player")
+	}
+	if e.Get(uuid.New()) != nil {
+		t.Fatal("Get found an unknown id")
+	}
+}
+
+func TestBestIsMaxOfScore(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "bob")
+	now := t0
+	click := func(n int) {
+		for i := 0; i < n; i++ {
+			now = now.Add(100 * time.Millisecond)
+			mustClick(t, e, p, now)
+		}
+	}
+	click(7)
+	now = now.Add(10 * time.Minute) // idle reset
+	click(3)
+	if s := e.State(p, now); s.Score != 3 || s.Best != 7 || s.Total != 10 {
+		t.Fatalf("after a reset and 3 clicks: %+v, want score 3 best 7 total 10", s)
+	}
+	click(4)
+	if s := e.State(p, now); s.Score != 7 || s.Best != 7 || s.Total != 14 {
+		t.Fatalf("equal to best: %+v", s)
+	}
+	click(1)
+	if s := e.State(p, now); s.Score != 8 || s.Best != 8 || s.Total != 15 {
+		t.Fatalf("beyond best: %+v", s)
+	}
+}
+
+func TestThrottleLimitInOneWindow(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "bot")
+	// Exactly 50 attempts in one window are fine, even at the same instant.
+	for i := 0; i < 50; i++ {
+		r := mustClick(t, e, p, at(time.Duration(i)*time.Millisecond))
+		if r.Throttled || r.RetryAfter != 0 {
+			t.Fatalf("click %d: %+v", i+1, r)
+		}
+	}
+	// The 51st within the same second is refused and starts a full penalty.
+	r := mustRefuse(t, e, p, at(999*time.Millisecond), time.Minute)
+	if r.Score != 50 || r.Best != 50 || r.Total != 50 {
+		t.Fatalf("refused click changed the score: %+v", r)
+	}
+	if s := e.State(p, at(999*time.Millisecond)); !s.Throttled || s.RetryAfter != time.Minute {
+		t.Fatalf("State after the violation: %+v", s)
+	}
+	if st := e.Stats(); st.TotalClicks != 50 {
+		t.Fatalf("TotalClicks %d, want 50", st.TotalClicks)
+	}
+}
+
+func TestThrottleSameInstant(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "bot")
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, t0)
+	}
+	mustRefuse(t, e, p, t0, time.Minute)
+	mustRefuse(t, e, p, t0, time.Minute)
+}
+
+func TestThrottleWindowBoundary(t *testing.T) {
+	tests := []struct {
+		name    string
+		second  time.Duration // when the second burst of 50 starts
+		refused int           // index (0-based) in the second burst of the first refused click; -1 for none
+	}{
+		{"next window exactly 1s later", time.Second, -1},
+		{"next window well later", 5 * time.Second, -1},
+		{"1ms before the window ends", 999 * time.Millisecond, 0},
+		{"half way", 500 * time.Millisecond, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, nil)
+			p := join(t, e, "p")
+			for i := 0; i < 50; i++ {
+				mustClick(t, e, p, t0)
+			}
+			for i := 0; i < 50; i++ {
+				now := at(tc.second)
+				if i == tc.refused {
+					mustRefuse(t, e, p, now, time.Minute)
+					return
+				}
+				mustClick(t, e, p, now)
+			}
+			if s := e.State(p, at(tc.second)); s.Score != 100 || s.Throttled {
+				t.Fatalf("after two windows of 50: %+v", s)
+			}
+		})
+	}
+}
+
+func TestThrottleWindowStartsAtFirstAttempt(t *testing.T) {
+	// Windows are not aligned to clock seconds: one starts at the first attempt after
+	// the previous one ended.
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	mustClick(t, e, p, t0) // window [0, 1s)
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, at(1500*time.Millisecond)) // window [1.5s, 2.5s)
+	}
+	// 2.4s is in the window that began at 1.5s: this is attempt 51 of that window.
+	mustRefuse(t, e, p, at(2400*time.Millisecond), time.Minute)
+
+	e = newEngine(t, nil)
+	p = join(t, e, "q")
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, at(1500*time.Millisecond))
+	}
+	// 2.5s starts a new window.
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, at(2500*time.Millisecond))
+	}
+	// Spread out: 50 attempts over 0.99s, then the next window.
+	e = newEngine(t, nil)
+	p = join(t, e, "r")
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, at(time.Duration(i)*20*time.Millisecond))
+	}
+	mustClick(t, e, p, at(time.Second))
+	for i := 1; i < 50; i++ {
+		mustClick(t, e, p, at(time.Second+time.Duration(i)*20*time.Millisecond))
+	}
+	mustRefuse(t, e, p, at(1999*time.Millisecond), time.Minute)
+}
+
+// violate makes 51 attempts at now, so the last exceeds the limit.
+func violate(e *Engine, p *Player, now time.Time) (counted int) {
+	for i := 0; i < 51; i++ {
+		if e.Click(p, now).Counted {
+			counted++
+		}
+	}
+	return counted
+}
+
+func TestThrottleLiftsAfterQuietPenalty(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	if n := violate(e, p, t0); n != 50 {
+		t.Fatalf("%d of the first 51 counted", n)
+	}
+	// Throttled for one minute: every attempt is refused, RetryAfter counts down.
+	for _, d := range []time.Duration{time.Second, 10 * time.Second, 30*time.Second + 123, 59 * time.Second, time.Minute - time.Nanosecond} {
+		mustRefuse(t, e, p, at(d), time.Minute-d)
+	}
+	if s := e.State(p, at(time.Minute-time.Nanosecond)); !s.Throttled || s.RetryAfter != time.Nanosecond {
+		t.Fatalf("state just before the end: %+v", s)
+	}
+	// A full quiet minute has passed: the throttle is gone and clicks count again.
+	if s := e.State(p, at(time.Minute)); s.Throttled || s.RetryAfter != 0 {
+		t.Fatalf("state after a quiet minute: %+v", s)
+	}
+	r := mustClick(t, e, p, at(time.Minute))
+	if r.Throttled || r.Score != 51 {
+		t.Fatalf("first click after the throttle: %+v", r)
+	}
+	for i := 1; i < 50; i++ {
+		mustClick(t, e, p, at(time.Minute+time.Duration(i)*time.Millisecond))
+	}
+	if s := e.State(p, at(time.Minute+time.Second)); s.Score != 100 || s.Throttled {
+		t.Fatalf("back to normal: %+v", s)
+	}
+}
+
+func TestThrottleRefusedAttemptsCount(t *testing.T) {
+	// 50 refused attempts in a window while throttled are not a violation...
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	violate(e, p, t0)
+	for i := 0; i < 50; i++ {
+		mustRefuse(t, e, p, at(30*time.Second), 30*time.Second)
+	}
+	mustClick(t, e, p, at(time.Minute))
+	if s := e.State(p, at(time.Minute)); s.Throttled {
+		t.Fatalf("50 attempts in a window extended the throttle: %+v", s)
+	}
+
+	// ...but 51 are, even though none of them counted: the throttle is extended to a
+	// full minute after the last violation.
+	e = newEngine(t, nil)
+	p = join(t, e, "q")
+	violate(e, p, t0)
+	if n := violate(e, p, at(30*time.Second)); n != 0 {
+		t.Fatalf("%d clicks counted while throttled", n)
+	}
+	if s := e.State(p, at(30*time.Second)); !s.Throttled || s.RetryAfter != 30*time.Second {
+		t.Fatalf("after a violation while throttled: %+v", s)
+	}
+	// One click per penalty period counts while throttled.
+	r := mustClick(t, e, p, at(time.Minute))
+	if !r.Throttled || r.Score != 51 {
+		t.Fatalf("the one click of the minute: %+v", r)
+	}
+	// The next click that counts is the one at 1m30s, when the throttle lifts a full
+	// quiet minute after the violation at 30s.
+	mustRefuse(t, e, p, at(time.Minute+time.Nanosecond), 30*time.Second-time.Nanosecond)
+	mustRefuse(t, e, p, at(61*time.Second), 29*time.Second)
+	mustRefuse(t, e, p, at(90*time.Second-time.Nanosecond), time.Nanosecond)
+	r = mustClick(t, e, p, at(90*time.Second))
+	if r.Throttled || r.Score != 52 {
+		t.Fatalf("after the extended throttle lifted: %+v", r)
+	}
+	mustClick(t, e, p, at(90*time.Second+time.Millisecond))
+}
+
+func TestThrottleOneClickPerPenaltyWhileSpamming(t *testing.T) {
+	// A bot that never stops gets exactly one counted click per penalty period and is
+	// never let off.
+	e := newEngine(t, nil)
+	p := join(t, e, "bot")
+	if n := violate(e, p, t0); n != 50 {
+		t.Fatalf("%d counted", n)
+	}
+	var countedAt []time.Duration
+	var last time.Duration
+	for sec := 1; sec < 300; sec++ {
+		for i := 0; i < 60; i++ {
+			d := time.Duration(sec)*time.Second + time.Duration(i)*10*time.Millisecond
+			r := e.Click(p, at(d))
+			if r.Counted {
+				countedAt = append(countedAt, d)
+			}
+			if !r.Throttled {
+				t.Fatalf("not throttled at %s: %+v", d, r)
+			}
+			if !r.Counted && r.RetryAfter <= 0 {
+				t.Fatalf("refused at %s with RetryAfter %s", d, r.RetryAfter)
+			}
+			last = d
+		}
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 3 * time.Minute, 4 * time.Minute}
+	if len(countedAt) != len(want) {
+		t.Fatalf("counted at %v, want %v", countedAt, want)
+	}
+	for i := range want {
+		if countedAt[i] != want[i] {
+			t.Fatalf("counted at %v, want %v", countedAt, want)
+		}
+	}
+	if s := e.State(p, at(last)); s.Total != 54 || !s.Throttled {
+		t.Fatalf("state %+v", s)
+	}
+	// Every attempt beyond the 50th of a window is a violation: the last one was the
+	// 60th attempt of the last second.
+	lastViolation := 299*time.Second + 590*time.Millisecond
+	if s := e.State(p, at(lastViolation+time.Minute-time.Nanosecond)); !s.Throttled {
+		t.Fatalf("throttle lifted early: %+v", s)
+	}
+	if s := e.State(p, at(lastViolation+time.Minute)); s.Throttled || s.RetryAfter != 0 {
+		t.Fatalf("throttle did not lift a minute after the last violation: %+v", s)
+	}
+}
+
+func TestThrottleAgainAfterLifted(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	violate(e, p, t0)
+	start := 5 * time.Minute
+	if n := violate(e, p, at(start)); n != 50 {
+		t.Fatalf("%d of 51 counted after the throttle had lifted", n)
+	}
+	mustRefuse(t, e, p, at(start+time.Second), time.Minute-time.Second)
+}
+
+func TestIdleReset(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "idler")
+	for i := 0; i < 10; i++ {
+		mustClick(t, e, p, at(time.Duration(i)*time.Second))
+	}
+	last := 9 * time.Second
+	tests := []struct {
+		after time.Duration
+		score int64
+		reset bool
+	}{
+		{0, 10, false},
+		{time.Minute, 10, false},
+		{5*time.Minute - time.Nanosecond, 10, false},
+		{5 * time.Minute, 0, true},
+		{6 * time.Minute, 0, true},
+		{24 * time.Hour, 0, true},
+	}
+	for _, tc := range tests {
+		s := e.State(p, at(last+tc.after))
+		if s.Score != tc.score || s.IdleReset != tc.reset || s.Best != 10 || s.Total != 10 {
+			t.Errorf("%s after the last click: %+v, want score %d idle %v best 10 total 10", tc.after, s, tc.score, tc.reset)
+		}
+	}
+	// Best stays on the board while the score is reset.
+	if _, ok := e.Tick(); !ok {
+		t.Fatal("no board")
+	}
+	r := mustClick(t, e, p, at(last+6*time.Minute))
+	if r.Score != 1 || r.Best != 10 || r.Total != 11 || r.IdleReset {
+		t.Fatalf("first click after 6 idle minutes: %+v", r)
+	}
+	if b := e.Board(); len(b.Rows) != 1 || b.Rows[0].Best != 10 {
+		t.Fatalf("board %+v", b.Rows)
+	}
+	if u, ok := e.Tick(); ok {
+		t.Fatalf("a click below the best changed the board: %+v", u)
+	}
+}
+
+func TestIdleResetAtExactBoundaryClick(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	mustClick(t, e, p, t0)
+	mustClick(t, e, p, at(time.Second))
+	r := mustClick(t, e, p, at(time.Second+5*time.Minute))
+	if r.Score != 1 || r.Best != 2 {
+		t.Fatalf("click exactly IdleReset later: %+v", r)
+	}
+	r = mustClick(t, e, p, at(time.Second+10*time.Minute-time.Nanosecond))
+	if r.Score != 2 {
+		t.Fatalf("click just before the reset: %+v", r)
+	}
+}
+
+func TestIdleResetInRecords(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	for i := 0; i < 3; i++ {
+		mustClick(t, e, p, at(time.Duration(i)*time.Second))
+	}
+	get := func(now time.Time) Record {
+		var rs []Record
+		e.Records(now, func(r Record) bool { rs = append(rs, r); return true })
+		if len(rs) != 1 {
+			t.Fatalf("%d records", len(rs))
+		}
+		return rs[0]
+	}
+	if r := get(at(time.Minute)); r.Score != 3 || r.Best != 3 || r.Total != 3 || !r.LastClick.Equal(at(2*time.Second)) || !r.BestAt.Equal(at(2*time.Second)) {
+		t.Fatalf("record %+v", r)
+	}
+	if r := get(at(2*time.Second + 5*time.Minute)); r.Score != 0 || r.Best != 3 || r.Total != 3 {
+		t.Fatalf("record after idle reset %+v", r)
+	}
+}
+
+func TestTiesRankWhoReachedFirst(t *testing.T) {
+	e := newEngine(t, nil)
+	// high has the larger id but reaches 3 first, so it ranks first.
+	low := restore(t, e, idN(1), "low")
+	high := restore(t, e, idN(1000), "high")
+	for i := 0; i < 3; i++ {
+		mustClick(t, e, high, at(time.Duration(i)*time.Second))
+	}
+	for i := 0; i < 3; i++ {
+		mustClick(t, e, low, at(time.Duration(i)*time.Second+time.Millisecond))
+	}
+	u, _ := e.Tick()
+	if len(u.Rows) != 2 || u.Rows[0].ID != high.ID || u.Rows[1].ID != low.ID {
+		t.Fatalf("rows %+v, want high then low", u.Rows)
+	}
+	if !equalRows(u.Rows, oracle(e, 100)) || !equalRows(e.Rebuild().Rows, u.Rows) {
+		t.Fatal("board and oracle disagree")
+	}
+	// low pulls ahead; high ties later and stays behind.
+	mustClick(t, e, low, at(10*time.Second))
+	mustClick(t, e, high, at(11*time.Second))
+	u, _ = e.Tick()
+	if u.Rows[0].ID != low.ID || u.Rows[1].ID != high.ID {
+		t.Fatalf("rows %+v, want low then high", u.Rows)
+	}
+	// Exactly the same time: the id decides.
+	a := restore(t, e, idN(7), "a")
+	b := restore(t, e, idN(6), "b")
+	for i := 0; i < 9; i++ {
+		mustClick(t, e, a, at(20*time.Second+time.Duration(i)*time.Second))
+		mustClick(t, e, b, at(20*time.Second+time.Duration(i)*time.Second))
+	}
+	u, _ = e.Tick()
+	if u.Rows[0].ID != b.ID || u.Rows[1].ID != a.ID {
+		t.Fatalf("rows %+v, want b then a", u.Rows)
+	}
+	if !equalRows(u.Rows, oracle(e, 100)) {
+		t.Fatal("board and oracle disagree")
+	}
+}
+
+func TestRenameKeepsScores(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "old")
+	other := join(t, e, "other")
+	for i := 0; i < 5; i++ {
+		mustClick(t, e, p, at(time.Duration(i)*time.Second))
+	}
+	mustClick(t, e, other, t0)
+	e.Tick()
+	before := e.State(p, at(5*time.Second))
+	v := e.Version()
+	h, err := e.Rename(p, "  new   name ")
+	if err != nil || h != "new name" {
+		t.Fatalf("Rename = %q, %v", h, err)
+	}
+	if e.Version() == v {
+		t.Fatal("Version did not change on rename")
+	}
+	after := e.State(p, at(5*time.Second))
+	before.Handle = "new name"
+	if after != before {
+		t.Fatalf("after rename %+v, want %+v", after, before)
+	}
+	u, ok := e.Tick()
+	if !ok || len(u.Changed) != 1 || u.Changed[0] != 0 || len(u.Dropped) != 0 {
+		t.Fatalf("tick after rename: %v %+v", ok, u)
+	}
+	if r := u.Rows[0]; r.ID != p.ID || r.Handle != "new name" || r.Best != 5 {
+		t.Fatalf("row %+v", r)
+	}
+
+	// A refused rename changes nothing.
+	v = e.Version()
+	if _, err := e.Rename(p, "a<b"); err == nil {
+		t.Fatal("invalid rename accepted")
+	}
+	if p.Handle() != "new name" || e.Version() != v {
+		t.Fatal("a refused rename changed the player")
+	}
+	if _, ok := e.Tick(); ok {
+		t.Fatal("a refused rename changed the board")
+	}
+
+	// Renaming a player who is not on the board changes the version but not the board.
+	q := join(t, e, "q")
+	v = e.Version()
+	if _, err := e.Rename(q, "q2"); err != nil {
+		t.Fatal(err)
+	}
+	if e.Version() == v || q.Handle() != "q2" {
+		t.Fatal("rename of an off-board player")
+	}
+	if u, ok := e.Tick(); ok {
+		t.Fatalf("renaming a player with no clicks changed the board: %+v", u)
+	}
+}
+
+func TestRestore(t *testing.T) {
+	e := newEngine(t, nil)
+	id := uuid.New()
+	if _, err := e.Restore(id, "x@y"); err == nil {
+		t.Fatal("Restore with an invalid handle of an unknown id succeeded")
+	}
+	if e.Get(id) != nil || e.Stats().Players != 0 {
+		t.Fatal("a refused Restore created a player")
+	}
+	v := e.Version()
+	p := restore(t, e, id, " back  again ")
+	if p.ID != id || p.Handle() != "back again" {
+		t.Fatalf("restored %s %q", p.ID, p.Handle())
+	}
+	if s := e.State(p, t0); s != (State{Handle: "back again"}) {
+		t.Fatalf("restored state %+v", s)
+	}
+	if e.Version() == v || e.Stats().Players != 1 {
+		t.Fatal("Restore of a new player did not count")
+	}
+	mustClick(t, e, p, t0)
+	// Restoring a known id returns the stored player as it is.
+	v = e.Version()
+	q, err := e.Restore(id, "other")
+	if err != nil || q != p || q.Handle() != "back again" {
+		t.Fatalf("Restore of a known id = %v, %v", q, err)
+	}
+	if q, err := e.Restore(id, "in<valid"); err != nil || q != p {
+		t.Fatalf("Restore of a known id with a bad handle = %v, %v", q, err)
+	}
+	if e.Version() != v || e.Stats().Players != 1 {
+		t.Fatal("Restore of a known id changed the game")
+	}
+}
+
+func TestJoinRefusesBadHandle(t *testing.T) {
+	e := newEngine(t, nil)
+	if p, err := e.Join("\u202eevil"); err == nil || p != nil {
+		t.Fatalf("Join = %v, %v", p, err)
+	}
+	if e.Stats().Players != 0 || e.Version() != 0 {
+		t.Fatal("a refused join changed the game")
+	}
+	a, b := join(t, e, "same"), join(t, e, "same")
+	if a.ID == b.ID || a == b {
+		t.Fatal("two joins share an id")
+	}
+	if e.Stats().Players != 2 {
+		t.Fatal("handles need not be unique")
+	}
+}
+
+func TestAttachDetach(t *testing.T) {
+	e := newEngine(t, nil)
+	a, b := join(t, e, "a"), join(t, e, "b")
+	steps := []struct {
+		do     func(*Player)
+		p      *Player
+		online int64
+	}{
+		{e.Attach, a, 1},
+		{e.Attach, a, 1}, // second tab
+		{e.Attach, b, 2},
+		{e.Detach, a, 2},
+		{e.Detach, a, 1},
+		{e.Attach, a, 2},
+		{e.Detach, b, 1},
+		{e.Detach, a, 0},
+	}
+	for i, s := range steps {
+		s.do(s.p)
+		if got := e.Stats().Online; got != s.online {
+			t.Fatalf("step %d: online %d, want %d", i, got, s.online)
+		}
+	}
+	if e.Version() != 2 {
+		t.Fatalf("Attach/Detach changed the version to %d", e.Version())
+	}
+}
+
+func TestStatsTotals(t *testing.T) {
+	e := newEngine(t, nil)
+	var want int64
+	ps := make([]*Player, 20)
+	for i := range ps {
+		ps[i] = join(t, e, "p")
+		for j := 0; j <= i; j++ {
+			mustClick(t, e, ps[i], at(time.Duration(j)*time.Second))
+			want++
+		}
+	}
+	// Refused clicks are not counted.
+	violate(e, ps[0], at(time.Hour))
+	want += 50
+	if st := e.Stats(); st.TotalClicks != want || st.Players != 20 {
+		t.Fatalf("stats %+v, want %d clicks and 20 players", st, want)
+	}
+	var sum int64
+	e.Records(at(time.Hour), func(r Record) bool { sum += r.Total; return true })
+	if sum != want {
+		t.Fatalf("sum of totals %d, want %d", sum, want)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "p")
+	changes := func(name string, want bool, f func()) {
+		t.Helper()
+		v := e.Version()
+		f()
+		if got := e.Version() != v; got != want {
+			t.Fatalf("%s: version changed %v, want %v", name, got, want)
+		}
+	}
+	changes("click", true, func() { mustClick(t, e, p, t0) })
+	changes("rename", true, func() { e.Rename(p, "q") })
+	changes("join", true, func() { join(t, e, "new") })
+	changes("restore new", true, func() { restore(t, e, uuid.New(), "r") })
+	changes("state", false, func() { e.State(p, at(time.Hour)) })
+	changes("tick", false, func() { e.Tick() })
+	changes("rebuild", false, func() { e.Rebuild() })
+	changes("board", false, func() { e.Board() })
+	changes("stats", false, func() { e.Stats() })
+	changes("attach", false, func() { e.Attach(p) })
+	changes("detach", false, func() { e.Detach(p) })
+	changes("records", false, func() { e.Records(t0, func(Record) bool { return true }) })
+	changes("restore known", false, func() { restore(t, e, p.ID, "zzz") })
+	changes("bad rename", false, func() { e.Rename(p, "") })
+	changes("get", false, func() { e.Get(p.ID) })
+	for i := 0; i < 50; i++ {
+		mustClick(t, e, p, at(time.Second))
+	}
+	changes("refused click", false, func() { mustRefuse(t, e, p, at(time.Second), time.Minute) })
+	changes("refused click while throttled", false, func() { mustRefuse(t, e, p, at(2*time.Second), time.Minute-time.Second) })
+}
+
+func TestConcurrentClicksManyPlayers(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.BoardSize = 10 })
+	const goroutines, players, clicksEach = 8, 64, 2000
+	ps := make([]*Player, players)
+	for i := range ps {
+		ps[i] = join(t, e, "p")
+	}
+	counted := make([]atomic.Int64, players)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	// Ticks, boards, records and stats run alongside the clicks.
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e.Tick()
+			e.Board()
+			e.Stats()
+			e.Version()
+			e.Records(at(time.Hour), func(Record) bool { return true })
+		}
+	}()
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 1))
+			for i := 0; i < clicksEach; i++ {
+				k := rng.IntN(players)
+				// Each goroutine has its own clock, so some players get throttled.
+				now := at(time.Duration(i) * 5 * time.Millisecond)
+				if r := e.Click(ps[k], now); r.Counted {
+					counted[k].Add(1)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+
+	var sum int64
+	for i, p := range ps {
+		c := counted[i].Load()
+		sum += c
+		s := e.State(p, at(10*time.Second))
+		if s.Total != c {
+			t.Errorf("player %d: total %d, counted %d", i, s.Total, c)
+		}
+		if s.Best < 1 || s.Best > c || s.Score > s.Best {
+			t.Errorf("player %d: %+v with %d counted", i, s, c)
+		}
+	}
+	if st := e.Stats(); st.TotalClicks != sum {
+		t.Fatalf("TotalClicks %d, sum of counted clicks %d", st.TotalClicks, sum)
+	}
+	if sum == goroutines*clicksEach {
+		t.Log("note: no click was throttled")
+	}
+	e.Tick()
+	if b := e.Board(); !equalRows(b.Rows, oracle(e, 10)) {
+		t.Fatalf("board after concurrent clicks\n%v\nwant\n%v", b.Rows, oracle(e, 10))
+	}
+}
+
+func TestConcurrentClicksSharedPlayer(t *testing.T) {
+	const goroutines, clicksEach = 8, 2000
+	t.Run("default rules", func(t *testing.T) {
+		e := newEngine(t, nil)
+		p := join(t, e, "shared")
+		var counted atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < goroutines; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < clicksEach; i++ {
+					// Together the tabs click 8 times per ms: far over the limit.
+					if e.Click(p, at(time.Duration(i)*time.Millisecond)).Counted {
+						counted.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		c := counted.Load()
+		s := e.State(p, at(2*time.Second))
+		if s.Total != c || e.Stats().TotalClicks != c {
+			t.Fatalf("total %d, TotalClicks %d, counted %d", s.Total, e.Stats().TotalClicks, c)
+		}
+		if s.Score != c || s.Best != c {
+			t.Fatalf("score %d best %d, want %d", s.Score, s.Best, c)
+		}
+		if c < 50 || c >= goroutines*clicksEach/2 {
+			t.Fatalf("%d clicks counted: the throttle did not work", c)
+		}
+		if !s.Throttled {
+			t.Fatalf("not throttled: %+v", s)
+		}
+	})
+	t.Run("no throttle", func(t *testing.T) {
+		e := newEngine(t, func(c *Config) { c.ThrottleLimit = 1 << 20 })
+		p := join(t, e, "shared")
+		var wg sync.WaitGroup
+		for g := 0; g < goroutines; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < clicksEach; i++ {
+					if !e.Click(p, at(time.Duration(i)*time.Millisecond)).Counted {
+						t.Error("click refused")
+						return
+					}
+				}
+			}()
+		}
+		// Ticks race with the clicks of the shared player.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; i < 200; i++ {
+				e.Tick()
+			}
+		}()
+		wg.Wait()
+		<-done
+		const want = goroutines * clicksEach
+		if s := e.State(p, at(2*time.Second)); s.Score != want || s.Best != want || s.Total != want {
+			t.Fatalf("state %+v, want %d everywhere", s, want)
+		}
+		if e.Stats().TotalClicks != want {
+			t.Fatalf("TotalClicks %d", e.Stats().TotalClicks)
+		}
+		e.Tick()
+		if b := e.Board(); len(b.Rows) != 1 || b.Rows[0].Best != want {
+			t.Fatalf("board %+v", b.Rows)
+		}
+	})
+}
+
+func TestConcurrentJoinRenameRestore(t *testing.T) {
+	e := newEngine(t, nil)
+	const goroutines, each = 8, 300
+	ids := make([]uuid.UUID, each)
+	for i := range ids {
+		ids[i] = uuid.New()
+	}
+	var wg sync.WaitGroup
+	restored := make([][]*Player, goroutines)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				p, err := e.Join("j")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				e.Click(p, at(time.Duration(i)*time.Second))
+				e.Rename(p, "renamed")
+				// Every goroutine restores the same ids: one player each.
+				q, err := e.Restore(ids[i], "r")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				restored[g] = append(restored[g], q)
+			}
+		}(g)
+	}
+	wg.Wait()
+	if got := e.Stats().Players; got != goroutines*each+each {
+		t.Fatalf("%d players, want %d", got, goroutines*each+each)
+	}
+	for g := 1; g < goroutines; g++ {
+		for i := range restored[g] {
+			if restored[g][i] != restored[0][i] {
+				t.Fatalf("Restore of one id returned two players")
+			}
+		}
+	}
+	n := 0
+	e.store.Range(func(p *Player) bool {
+		if e.Get(p.ID) != p {
+			t.Fatalf("Get(%s) does not find the stored player", p.ID)
+		}
+		n++
+		return true
+	})
+	if n != goroutines*each+each {
+		t.Fatalf("Range saw %d players", n)
+	}
+}

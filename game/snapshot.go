@@ -1,0 +1,330 @@
+package game
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SnapshotFile is the name of the scores file in the data folder.
+const SnapshotFile = "scores.csv"
+
+// snapshotColumns is the header of the scores file. The first six are fixed by the
+// product; best_at keeps leaderboard tie-breaks across restarts.
+var snapshotColumns = []string{"id", "handle", "score", "best", "total", "last_click", "best_at"}
+
+// requiredColumns is how many leading columns every scores file must have.
+const requiredColumns = 6
+
+// FS is the part of the file system the snapshot writer uses, so tests can make any
+// step fail.
+type FS interface {
+	CreateTemp(dir, pattern string) (File, error)
+	Rename(oldpath, newpath string) error
+	Remove(name string) error
+	SyncDir(dir string) error
+}
+
+// File is a temporary file being written.
+type File interface {
+	io.Writer
+	Name() string
+	Sync() error
+	Close() error
+}
+
+// OSFS is the real file system.
+type OSFS struct{}
+
+// CreateTemp creates a file with mode 0600 (ids are private) in dir.
+func (OSFS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
+
+// Rename renames a file, replacing newpath atomically.
+func (OSFS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove removes a file.
+func (OSFS) Remove(name string) error { return os.Remove(name) }
+
+// SyncDir flushes a folder's entries, so that a rename survives a power cut.
+func (OSFS) SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// WriteSnapshot writes every player of e to w as CSV.
+func WriteSnapshot(w io.Writer, e *Engine, now time.Time) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.WriteString(strings.Join(snapshotColumns, ",") + "\n")
+	var buf []byte
+	e.Records(now, func(r Record) bool {
+		buf = appendRecord(buf[:0], r)
+		_, err := bw.Write(buf)
+		return err == nil
+	})
+	return bw.Flush()
+}
+
+func appendRecord(b []byte, r Record) []byte {
+	var id [36]byte
+	encodeUUID(id[:], r.ID)
+	b = append(b, id[:]...)
+	b = append(b, ',')
+	b = appendCSVField(b, r.Handle)
+	for _, n := range [...]int64{r.Score, r.Best, r.Total} {
+		b = append(b, ',')
+		b = strconv.AppendInt(b, n, 10)
+	}
+	for _, t := range [...]time.Time{r.LastClick, r.BestAt} {
+		b = append(b, ',')
+		if !t.IsZero() {
+			b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+		}
+	}
+	return append(b, '\n')
+}
+
+func encodeUUID(dst []byte, id uuid.UUID) {
+	hex.Encode(dst[0:8], id[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], id[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], id[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], id[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], id[10:16])
+}
+
+// appendCSVField quotes s as encoding/csv would read it back.
+func appendCSVField(b []byte, s string) []byte {
+	if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' {
+		return append(b, s...)
+	}
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' {
+			b = append(b, '"')
+		}
+		b = append(b, s[i])
+	}
+	return append(b, '"')
+}
+
+// ReadSnapshot loads every player from r into e, which should be empty, and rebuilds
+// the leaderboard. name is used in error messages, which give the line at fault.
+func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("%s: line 1: empty file, want a header starting with %s", name, strings.Join(snapshotColumns[:requiredColumns], ","))
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(header) < requiredColumns || len(header) > len(snapshotColumns) ||
+		strings.Join(header, ",") != strings.Join(snapshotColumns[:len(header)], ",") {
+		return 0, fmt.Errorf("%s: line 1: header is %q, want %q", name, strings.Join(header, ","), strings.Join(snapshotColumns, ","))
+	}
+	n := 0
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", name, err)
+		}
+		line, _ := cr.FieldPos(0)
+		r, err := parseRecord(rec)
+		if err == nil {
+			err = e.Load(r)
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s: line %d: %w", name, line, err)
+		}
+		n++
+	}
+	e.Rebuild()
+	return n, nil
+}
+
+func parseRecord(f []string) (Record, error) {
+	var r Record
+	var err error
+	if r.ID, err = uuid.Parse(f[0]); err != nil || len(f[0]) != 36 {
+		return r, fmt.Errorf("id %q is not a UUID", f[0])
+	}
+	r.Handle = f[1]
+	for i, dst := range [...]*int64{&r.Score, &r.Best, &r.Total} {
+		if *dst, err = strconv.ParseInt(f[2+i], 10, 64); err != nil {
+			return r, fmt.Errorf("%s %q is not a whole number", snapshotColumns[2+i], f[2+i])
+		}
+	}
+	for i, dst := range [...]*time.Time{&r.LastClick, &r.BestAt} {
+		col := requiredColumns - 1 + i
+		if col >= len(f) || f[col] == "" {
+			continue
+		}
+		if *dst, err = time.Parse(time.RFC3339Nano, f[col]); err != nil {
+			return r, fmt.Errorf("%s %q is not an RFC 3339 time", snapshotColumns[col], f[col])
+		}
+	}
+	return r, nil
+}
+
+// LoadSnapshot reads path into e. A missing file is an empty game and not an error.
+func LoadSnapshot(path string, e *Engine) (int, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		e.Rebuild()
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open scores: %w", err)
+	}
+	defer f.Close()
+	return ReadSnapshot(f, path, e)
+}
+
+// Snapshotter writes the engine's players to a CSV file whenever something changed,
+// atomically: a temporary file in the same folder is written and synced, renamed over
+// the old file, and the folder is synced.
+type Snapshotter struct {
+	// Path is the scores file.
+	Path string
+	// Interval is the time between two checks for changes.
+	Interval time.Duration
+	// Engine is the game whose players are written.
+	Engine *Engine
+	// FS is the file system; nil means the real one.
+	FS FS
+	// Log receives one line per failed write; nil means slog.Default().
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex // one write at a time
+	written int64      // Engine.Version at the last successful write
+	primed  bool
+}
+
+// Prime records the engine's current state as already on disk; call it right after
+// loading, so an unchanged game is not written again.
+func (s *Snapshotter) Prime() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.written, s.primed = s.Engine.Version(), true
+}
+
+// Run writes a snapshot every Interval when something changed, until ctx is done. It
+// does not write a final snapshot; call Flush after the last click was taken.
+func (s *Snapshotter) Run(ctx context.Context) {
+	t := time.NewTicker(s.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Flush(); err != nil {
+				s.log().Error("snapshot failed; the previous file is intact and the write is retried", "path", s.Path, "err", err)
+			}
+		}
+	}
+}
+
+// Flush writes the snapshot now if anything changed since the last write. It reports
+// whether it wrote.
+func (s *Snapshotter) Flush() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.Engine.Version()
+	if s.primed && v == s.written {
+		return false, nil
+	}
+	if err := s.write(); err != nil {
+		return false, err
+	}
+	s.written, s.primed = v, true
+	return true, nil
+}
+
+func (s *Snapshotter) write() (err error) {
+	fsys := s.FS
+	if fsys == nil {
+		fsys = OSFS{}
+	}
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	dir := filepath.Dir(s.Path)
+	f, err := fsys.CreateTemp(dir, "."+filepath.Base(s.Path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temp file in %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			fsys.Remove(tmp)
+		}
+	}()
+	if err = WriteSnapshot(f, s.Engine, now()); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", tmp, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp, err)
+	}
+	if err = fsys.Rename(tmp, s.Path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, s.Path, err)
+	}
+	if err = fsys.SyncDir(dir); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// RemoveStaleTemps deletes temporary files that a crash mid-write left next to path.
+// It never touches path itself.
+func RemoveStaleTemps(path string) error {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+func (s *Snapshotter) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}

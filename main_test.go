@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestParseOptions(t *testing.T) {
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		check   func(options) bool
+		wantErr string
+	}{
+		{"defaults", nil, nil, func(o options) bool {
+			return o.addr == ":8080" && o.data == "data" && o.snapshotInterval == 5*time.Second &&
+				o.idleReset == 5*time.Minute && o.throttleLimit == 50 && o.throttlePenalty == time.Minute
+		}, ""},
+		{"env fills", nil, map[string]string{"CTB_ADDR": "127.0.0.1:9", "CTB_THROTTLE_LIMIT": "7", "CTB_IDLE_RESET": "90s"},
+			func(o options) bool { return o.addr == "127.0.0.1:9" && o.throttleLimit == 7 && o.idleReset == 90*time.Second }, ""},
+		{"flag beats env", []string{"--addr", ":1"}, map[string]string{"CTB_ADDR": ":2"},
+			func(o options) bool { return o.addr == ":1" }, ""},
+		{"origins", []string{"--allowed-origins", "http://a.example, https://b.example"}, nil,
+			func(o options) bool { return o.allowedOrigins == "http://a.example, https://b.example" }, ""},
+		{"bad env", nil, map[string]string{"CTB_SNAPSHOT_INTERVAL": "often"}, nil, "CTB_SNAPSHOT_INTERVAL"},
+		{"bad flag", []string{"--throttle-limit", "many"}, nil, nil, "invalid value"},
+		{"tiny interval", []string{"--snapshot-interval", "1ms"}, nil, nil, "at least 100ms"},
+		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			o, err := parseOptions(c.args, func(k string) string { return c.env[k] }, &out)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("err %v, want it to mention %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil || !c.check(o) {
+				t.Fatalf("options %+v, err %v", o, err)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"--help"}, noEnv, &out, &errOut); code != 0 {
+		t.Fatalf("--help exit %d", code)
+	}
+	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty", "--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET"} {
+		if !strings.Contains(errOut.String(), flagName) {
+			t.Errorf("--help does not mention %s", flagName)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"--version"}, noEnv, &out, &errOut); code != 0 || !strings.Contains(out.String(), version) {
+		t.Fatalf("--version: exit %d, %q", code, out.String())
+	}
+}
+
+func noEnv(string) string { return "" }
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startRun runs the program in the background and waits until it answers.
+func startRun(t *testing.T, dir string) (addr string, stop func() int) {
+	t.Helper()
+	addr = freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	var logs bytes.Buffer
+	go func() {
+		code <- run(ctx, []string{"--addr", addr, "--data", dir, "--snapshot-interval", "1h"}, noEnv, &logs, &logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("program exited %d before serving: %s", c, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("program did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return addr, func() int { cancel(); return <-code }
+}
+
+// TestShutdownKeepsAcknowledgedClicks: clicks acknowledged before the signal are in the
+// file after it, even with a snapshot interval far longer than the test, and a restart
+// brings them back.
+func TestShutdownKeepsAcknowledgedClicks(t *testing.T) {
+	dir := t.TempDir()
+	addr, stop := startRun(t, dir)
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+	resp, err := client.Post("http://"+addr+"/api/session", "application/json", strings.NewReader(`{"handle":"Zoë the 2nd"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("join: %d", resp.StatusCode)
+	}
+	h := http.Header{}
+	for _, c := range resp.Cookies() {
+		h.Add("Cookie", c.Name+"="+c.Value)
+	}
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const clicks = 7
+	var last map[string]any
+	for range clicks {
+		conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"click"}`))
+	}
+	for last == nil || last["score"] != float64(clicks) {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f map[string]any
+		json.Unmarshal(msg, &f)
+		if f["type"] == "state" {
+			last = f
+		}
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit code %d after shutdown, want 0", code)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "scores.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `,Zoë the 2nd,7,7,7,`) {
+		t.Fatalf("scores.csv lacks the acknowledged clicks:\n%s", data)
+	}
+
+	addr, stop = startRun(t, dir)
+	defer stop()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/session", nil)
+	req.Header = h
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]any
+	json.NewDecoder(resp.Body).Decode(&s)
+	resp.Body.Close()
+	if s["score"] != float64(clicks) || s["handle"] != "Zoë the 2nd" {
+		t.Fatalf("after restart the session is %v", s)
+	}
+}
+
+func TestMalformedScoresStopTheStart(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "scores.csv")
+	bad := "id,handle,score,best,total,last_click\n" +
+		"7d444840-9dc0-11d1-b245-5ffdce74fad2,ok,1,1,1,2026-01-02T03:04:05Z\n" +
+		"not-a-uuid,bad,1,1,1,\n"
+	os.WriteFile(path, []byte(bad), 0o600)
+	var logs bytes.Buffer
+	code := run(context.Background(), []string{"--addr", freeAddr(t), "--data", dir}, noEnv, &logs, &logs)
+	if code == 0 {
+		t.Fatal("started on a malformed scores file")
+	}
+	if !strings.Contains(logs.String(), path) || !strings.Contains(logs.String(), "line 3") {
+		t.Fatalf("message does not name the file and line: %s", logs.String())
+	}
+	if got, _ := os.ReadFile(path); string(got) != bad {
+		t.Fatal("the malformed file was changed")
+	}
+}

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"encoding/json"
+
+	"github.com/clickthebutton/clickthebutton/game"
+)
+
+// The JSON shapes of docs/protocol.md. Server frames are encoded here and nowhere else.
+
+// sessionJSON is the session object of the HTTP API and the body of a state frame.
+type sessionJSON struct {
+	Handle       string `json:"handle"`
+	Tag          string `json:"tag"`
+	Score        int64  `json:"score"`
+	Best         int64  `json:"best"`
+	Total        int64  `json:"total"`
+	Throttled    bool   `json:"throttled"`
+	RetryAfterMs int64  `json:"retry_after_ms"`
+	IdleReset    bool   `json:"idle_reset"`
+}
+
+func newSessionJSON(st game.State, tag string) sessionJSON {
+	retry := st.RetryAfter.Milliseconds()
+	if st.RetryAfter > 0 && retry == 0 {
+		retry = 1 // never tell a waiting player "0 ms"
+	}
+	return sessionJSON{
+		Handle:       st.Handle,
+		Tag:          tag,
+		Score:        st.Score,
+		Best:         st.Best,
+		Total:        st.Total,
+		Throttled:    st.Throttled,
+		RetryAfterMs: retry,
+		IdleReset:    st.IdleReset,
+	}
+}
+
+type stateFrame struct {
+	Type string `json:"type"`
+	sessionJSON
+}
+
+type rowJSON struct {
+	Rank   int    `json:"rank"`
+	Tag    string `json:"tag"`
+	Handle string `json:"handle"`
+	Best   int64  `json:"best"`
+}
+
+type statsJSON struct {
+	TotalClicks int64 `json:"total_clicks"`
+	Players     int64 `json:"players"`
+	Online      int64 `json:"online"`
+}
+
+func newStatsJSON(s game.Stats) statsJSON {
+	return statsJSON{TotalClicks: s.TotalClicks, Players: s.Players, Online: s.Online}
+}
+
+type leaderboardJSON struct {
+	Top []rowJSON `json:"top"`
+	statsJSON
+}
+
+type boardFrame struct {
+	Type string    `json:"type"`
+	Seq  uint64    `json:"seq"`
+	Rows []rowJSON `json:"rows"`
+	statsJSON
+}
+
+type deltaFrame struct {
+	Type string    `json:"type"`
+	Seq  uint64    `json:"seq"`
+	Size int       `json:"size"`
+	Rows []rowJSON `json:"rows"`
+	Drop []string  `json:"drop"`
+	statsJSON
+}
+
+type statsFrame struct {
+	Type string `json:"type"`
+	statsJSON
+}
+
+type errorJSON struct {
+	Error string `json:"error"`
+}
+
+type errorFrame struct {
+	Type  string `json:"type"`
+	Error string `json:"error"`
+}
+
+type clientFrame struct {
+	Type string `json:"type"`
+}
+
+// mustJSON encodes frames built from plain fields, which cannot fail to encode.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("encode frame: " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/google/uuid"
+	"github.com/olahol/melody"
+)
+
+// hub publishes the leaderboard to every socket once per tick. A frame is encoded once
+// and the same bytes are queued to every socket without blocking: a socket whose queue
+// is full loses the frame, is marked behind, and gets the full board at the next tick.
+type hub struct {
+	s *Server
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	board   game.Update // last published board
+	stats   game.Stats  // last published counters
+	full    []byte      // the board frame of board, encoded on first need
+	tags    map[uuid.UUID]string
+}
+
+func newHub(s *Server) *hub {
+	return &hub{
+		s:       s,
+		clients: make(map[*client]struct{}),
+		board:   s.game.Board(),
+		stats:   s.game.Stats(),
+		tags:    make(map[uuid.UUID]string),
+	}
+}
+
+func (h *hub) run(ctx context.Context) {
+	t := time.NewTicker(h.s.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			h.tick(now)
+		}
+	}
+}
+
+// tick publishes what changed since the last tick: a delta when the board changed, the
+// counters alone when only they did, nothing otherwise. It also sends each socket its
+// player's state when that changed by other means than this socket's clicks.
+func (h *hub) tick(now time.Time) {
+	u, changed := h.s.game.Tick()
+	stats := h.s.game.Stats()
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var frame []byte
+	switch {
+	case changed:
+		frame = h.encodeDelta(u, stats)
+		h.board, h.full = u, nil
+	case stats != h.stats:
+		frame = mustJSON(statsFrame{Type: "stats", statsJSON: newStatsJSON(stats)})
+	}
+	if h.stats != stats {
+		h.stats, h.full = stats, nil
+	}
+	if len(h.tags) > 4*h.s.game.Config().BoardSize {
+		clear(h.tags)
+	}
+	for c := range h.clients {
+		force := c.behind.Swap(false)
+		switch {
+		case force:
+			c.sess.Write(h.fullFrame())
+		case frame != nil:
+			c.sess.Write(frame)
+		}
+		c.mu.Lock()
+		c.sendState(h.s.game.State(c.p, now), force)
+		c.mu.Unlock()
+	}
+}
+
+func (h *hub) tag(id uuid.UUID) string {
+	t, ok := h.tags[id]
+	if !ok {
+		t = h.s.id.tag(id)
+		h.tags[id] = t
+	}
+	return t
+}
+
+func (h *hub) rowsJSON(u game.Update, idx []int) []rowJSON {
+	if idx == nil {
+		rows := make([]rowJSON, len(u.Rows))
+		for i, r := range u.Rows {
+			rows[i] = rowJSON{Rank: i + 1, Tag: h.tag(r.ID), Handle: r.Handle, Best: r.Best}
+		}
+		return rows
+	}
+	rows := make([]rowJSON, len(idx))
+	for j, i := range idx {
+		r := u.Rows[i]
+		rows[j] = rowJSON{Rank: i + 1, Tag: h.tag(r.ID), Handle: r.Handle, Best: r.Best}
+	}
+	return rows
+}
+
+func (h *hub) encodeDelta(u game.Update, stats game.Stats) []byte {
+	drop := make([]string, len(u.Dropped))
+	for i, id := range u.Dropped {
+		drop[i] = h.tag(id)
+	}
+	changed := u.Changed
+	if changed == nil {
+		changed = []int{}
+	}
+	return mustJSON(deltaFrame{
+		Type: "board_delta", Seq: u.Seq, Size: len(u.Rows),
+		Rows: h.rowsJSON(u, changed), Drop: drop, statsJSON: newStatsJSON(stats),
+	})
+}
+
+// fullFrame returns the board frame of the current board. Call with h.mu held.
+func (h *hub) fullFrame() []byte {
+	if h.full == nil {
+		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: newStatsJSON(h.stats)})
+	}
+	return h.full
+}
+
+// connect registers a new socket and sends it its state and the full board, under the
+// hub's lock so that no delta can slip in between.
+func (h *hub) connect(sess *melody.Session) {
+	c := clientOf(sess)
+	if c == nil {
+		sess.Close()
+		return
+	}
+	c.sess = sess
+	h.s.game.Attach(c.p)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clients[c] = struct{}{}
+	c.mu.Lock()
+	c.sendState(h.s.game.State(c.p, time.Now()), true)
+	c.mu.Unlock()
+	sess.Write(h.fullFrame())
+}
+
+func (h *hub) disconnect(sess *melody.Session) {
+	c := clientOf(sess)
+	if c == nil {
+		return
+	}
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+	h.s.game.Detach(c.p)
+}

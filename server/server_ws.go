@@ -1,0 +1,212 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/labstack/echo/v4"
+	"github.com/olahol/melody"
+)
+
+// clientKey is the melody session key holding the *client.
+const clientKey = "client"
+
+// clickFrame is the frame nearly every client message is; it skips the JSON decoder.
+var clickFrame = []byte(`{"type":"click"}`)
+
+// client is one open socket of one player.
+type client struct {
+	sess *melody.Session
+	p    *game.Player
+	tag  string
+
+	// behind is set when a frame for this socket was dropped; the next tick sends it the
+	// full board and its state instead of a delta.
+	behind atomic.Bool
+
+	mu   sync.Mutex // orders state frames between the click handler and the tick
+	sent stateSig   // the last state sent; guarded by mu
+
+	// Flood accounting, touched only by the socket's read goroutine.
+	windowStart time.Time
+	frames      int
+}
+
+// stateSig is the part of a state that, when it changes, is worth a frame.
+type stateSig struct {
+	score, best, total int64
+	throttled, idle    bool
+	handle             string
+}
+
+func sigOf(st game.State) stateSig {
+	return stateSig{st.Score, st.Best, st.Total, st.Throttled, st.IdleReset, st.Handle}
+}
+
+// sendState queues a state frame unless the player saw this state already. Call with
+// c.mu held.
+func (c *client) sendState(st game.State, force bool) {
+	sig := sigOf(st)
+	if !force && sig == c.sent {
+		return
+	}
+	c.sent = sig
+	c.sess.Write(mustJSON(stateFrame{Type: "state", sessionJSON: newSessionJSON(st, c.tag)}))
+}
+
+func (c *client) sendError(msg string) {
+	c.sess.Write(mustJSON(errorFrame{Type: "error", Error: msg}))
+}
+
+// allowFrame counts a frame and reports whether the socket is still within the flood
+// limit.
+func (c *client) allowFrame(now time.Time) bool {
+	if now.Sub(c.windowStart) >= time.Second {
+		c.windowStart, c.frames = now, 0
+	}
+	c.frames++
+	return c.frames <= maxFramesPerSecond
+}
+
+func clientOf(sess *melody.Session) *client {
+	v, _ := sess.Get(clientKey)
+	c, _ := v.(*client)
+	return c
+}
+
+func (s *Server) newMelody() *melody.Melody {
+	m := melody.New()
+	m.Config.MaxMessageSize = maxFrameBytes
+	m.Config.MessageBufferSize = s.cfg.SendQueue
+	m.Config.WriteWait = s.cfg.WriteTimeout
+	m.Config.PongWait = pongWait
+	m.Config.PingPeriod = pongWait * 9 / 10
+	m.Upgrader.ReadBufferSize = 1024
+	m.Upgrader.WriteBufferSize = 4096
+	// Idle sockets hold no write buffer; busy ones borrow one from the pool.
+	m.Upgrader.WriteBufferPool = &sync.Pool{}
+	// handleWS checks the Origin before upgrading, with a clear 403.
+	m.Upgrader.CheckOrigin = func(*http.Request) bool { return true }
+
+	m.HandleConnect(s.hub.connect)
+	m.HandleDisconnect(s.hub.disconnect)
+	m.HandleMessage(s.onMessage)
+	m.HandleMessageBinary(func(sess *melody.Session, _ []byte) {
+		if c := clientOf(sess); c != nil {
+			c.sendError("binary frames are not supported; send JSON text frames")
+		}
+	})
+	m.HandleError(func(sess *melody.Session, err error) {
+		if errors.Is(err, melody.ErrMessageBufferFull) {
+			if c := clientOf(sess); c != nil {
+				c.behind.Store(true)
+			}
+		}
+	})
+	return m
+}
+
+// handleWS upgrades to a WebSocket for a valid cookie from an allowed origin.
+func (s *Server) handleWS(c echo.Context) error {
+	r := c.Request()
+	if !s.isAllowedOrigin(r) {
+		return echo.NewHTTPError(http.StatusForbidden, "origin not allowed")
+	}
+	p, err := s.playerOf(r)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusUnauthorized, "no session: choose a handle first")
+	}
+	s.sockets.Add(1)
+	defer s.sockets.Done()
+	cl := &client{p: p, tag: s.id.tag(p.ID)}
+	if err := s.ws.HandleRequestWithKeys(c.Response(), r, map[string]any{clientKey: cl}); errors.Is(err, melody.ErrClosed) {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "server shutting down")
+	}
+	// Any other error is a failed handshake, already answered by the upgrader.
+	return nil
+}
+
+// isAllowedOrigin lets a browser open the socket from the page's own origin (the
+// Origin's host equals the Host the request was sent to, which a same-origin dev proxy
+// preserves) or from one of the configured origins. A request without Origin does not
+// come from a browser page, so there is no cross-site hijacking to prevent; the cookie
+// still decides.
+func (s *Server) isAllowedOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	n, ok := normalizeOrigin(origin)
+	if !ok {
+		return false
+	}
+	if _, host, _ := strings.Cut(n, "://"); strings.EqualFold(host, r.Host) {
+		return true
+	}
+	return s.origins[n]
+}
+
+// normalizeOrigin returns "scheme://host[:port]" in lower case.
+func normalizeOrigin(o string) (string, bool) {
+	u, err := url.Parse(strings.TrimSpace(o))
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), true
+}
+
+func (s *Server) onMessage(sess *melody.Session, msg []byte) {
+	c := clientOf(sess)
+	if c == nil {
+		return
+	}
+	now := time.Now()
+	if !c.allowFrame(now) {
+		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, "too many frames"))
+		return
+	}
+	typ, err := frameType(msg)
+	if err != nil {
+		c.sendError(err.Error())
+		return
+	}
+	switch typ {
+	case "click":
+		c.mu.Lock()
+		res := s.game.Click(c.p, now)
+		c.sendState(res.State, true)
+		c.mu.Unlock()
+	case "resync":
+		c.behind.Store(true)
+	default:
+		c.sendError(fmt.Sprintf("unknown frame type %q", typ))
+	}
+}
+
+// frameType returns the type of a client frame, or a reason it is refused.
+func frameType(msg []byte) (string, error) {
+	if bytes.Equal(msg, clickFrame) {
+		return "click", nil
+	}
+	if !utf8.Valid(msg) {
+		return "", errors.New("frame is not valid UTF-8")
+	}
+	var f clientFrame
+	if err := json.Unmarshal(msg, &f); err != nil {
+		return "", errors.New(`frame must be a JSON object like {"type":"click"}`)
+	}
+	if f.Type == "" {
+		return "", errors.New(`frame has no "type"`)
+	}
+	return f.Type, nil
+}

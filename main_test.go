@@ -29,7 +29,9 @@ func TestParseOptions(t *testing.T) {
 				o.idleReset == 5*time.Minute && o.throttleLimit == 50 && o.throttlePenalty == time.Minute
 		}, ""},
 		{"env fills", nil, map[string]string{"CTB_ADDR": "127.0.0.1:9", "CTB_THROTTLE_LIMIT": "7", "CTB_IDLE_RESET": "90s"},
-			func(o options) bool { return o.addr == "127.0.0.1:9" && o.throttleLimit == 7 && o.idleReset == 90*time.Second }, ""},
+			func(o options) bool {
+				return o.addr == "127.0.0.1:9" && o.throttleLimit == 7 && o.idleReset == 90*time.Second
+			}, ""},
 		{"flag beats env", []string{"--addr", ":1"}, map[string]string{"CTB_ADDR": ":2"},
 			func(o options) bool { return o.addr == ":1" }, ""},
 		{"origins", []string{"--allowed-origins", "http://a.example, https://b.example"}, nil,

@@ -187,7 +187,6 @@ func (e *Engine) Click(p *Player, now time.Time) ClickResult {
 		score = p.score.Add(1)
 	}
 	p.total.Add(1)
-	p.lane.clicks.Add(1)
 	for {
 		best := p.best.Load()
 		if score <= best {
@@ -201,6 +200,9 @@ func (e *Engine) Click(p *Player, now time.Time) ClickResult {
 			break
 		}
 	}
+	// Counted last, so that whoever sees the new Version (the snapshotter) also sees
+	// the new best and bestAt.
+	p.lane.clicks.Add(1)
 	return ClickResult{State: e.state(p, t), Counted: true}
 }
 
@@ -323,6 +325,12 @@ func (e *Engine) Records(now time.Time, fn func(Record) bool) {
 		if last := unixNano(r.LastClick); last != 0 && t-last >= int64(e.cfg.IdleReset) {
 			r.Score = 0
 		}
+		// The fields are read one by one while clicks go on, so a click in flight may
+		// show in one and not yet in another. Keep the record within the invariants
+		// Load checks (score <= best <= total); the click bumps Version only once it
+		// is complete, so the next snapshot has the exact numbers.
+		r.Best = min(r.Best, r.Total)
+		r.Score = min(r.Score, r.Best)
 		return fn(r)
 	})
 }

@@ -310,11 +310,24 @@ func (s *Snapshotter) write() (err error) {
 // RemoveStaleTemps deletes temporary files that a crash mid-write left next to path.
 // It never touches path itself.
 func RemoveStaleTemps(path string) error {
-	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp"))
+	// The names are compared literally: a glob would read '[', '*' or '?' in the
+	// folder's or the file's name as a pattern and could reach into other folders.
+	dir := filepath.Dir(path)
+	prefix, suffix := "."+filepath.Base(path)+".", ".tmp"
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	for _, m := range matches {
+	for _, en := range entries {
+		n := en.Name()
+		if !en.Type().IsRegular() || len(n) < len(prefix)+len(suffix) ||
+			!strings.HasPrefix(n, prefix) || !strings.HasSuffix(n, suffix) {
+			continue
+		}
+		m := filepath.Join(dir, n)
 		if err := os.Remove(m); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale %s: %w", m, err)
 		}

@@ -261,6 +261,7 @@ func TestReadSnapshotMalformed(t *testing.T) {
 				t.Fatalf("no error for\n%s", tc.data)
 			}
 			msg := err.Error()
+			t.Log(msg)
 			if !strings.HasPrefix(msg, name+": ") {
 				t.Errorf("error %q does not start with the file name", msg)
 			}
@@ -660,6 +661,11 @@ func TestRemoveStaleTemps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A folder that looks like a temp file is not a temp file.
+	if err := os.Mkdir(filepath.Join(dir, ".scores.csv.7.tmp"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keep = append(keep, ".scores.csv.7.tmp")
 	// A temp file made the way the snapshotter makes them.
 	f, err := OSFS{}.CreateTemp(dir, "."+SnapshotFile+".*.tmp")
 	if err != nil {
@@ -682,7 +688,7 @@ func TestRemoveStaleTemps(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("left %v, want %v", got, want)
 	}
-	for _, n := range keep {
+	for _, n := range keep[:len(keep)-1] {
 		if b, _ := os.ReadFile(filepath.Join(dir, n)); string(b) != n {
 			t.Fatalf("%s was modified", n)
 		}
@@ -692,6 +698,48 @@ func TestRemoveStaleTemps(t *testing.T) {
 	}
 	if err := RemoveStaleTemps(filepath.Join(t.TempDir(), "nothing", SnapshotFile)); err != nil {
 		t.Fatalf("missing folder: %v", err)
+	}
+}
+
+func TestRemoveStaleTempsOddNames(t *testing.T) {
+	// Folder and file names are taken literally, not as glob patterns.
+	root := t.TempDir()
+	for _, tc := range []struct{ dir, sibling, file string }{
+		{"data [prod]", "data p", SnapshotFile},
+		{"star*dir", "starXdir", SnapshotFile},
+		{"q?", "qq", SnapshotFile},
+		{"plain", "", "scores[1].csv"},
+	} {
+		dir := filepath.Join(root, tc.dir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		stale := filepath.Join(dir, "."+tc.file+".42.tmp")
+		if err := os.WriteFile(stale, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var other string
+		if tc.sibling != "" {
+			if err := os.MkdirAll(filepath.Join(root, tc.sibling), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			other = filepath.Join(root, tc.sibling, "."+tc.file+".42.tmp")
+			if err := os.WriteFile(other, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := RemoveStaleTemps(filepath.Join(dir, tc.file)); err != nil {
+			t.Fatalf("%s: %v", tc.dir, err)
+		}
+		if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: stale temp file not removed", stale)
+		}
+		if other != "" {
+			if _, err := os.Stat(other); err != nil {
+				t.Errorf("%s: a file in another folder was removed", other)
+			}
+			os.Remove(other)
+		}
 	}
 }
 
@@ -791,6 +839,9 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 	e2 := newEngine(t, nil)
 	if _, err := LoadSnapshot(path, e2); err != nil {
 		t.Fatal(err)
+	}
+	if got, want := records(e2, at(time.Minute)), records(e, at(time.Minute)); !equalRecords(got, want) {
+		t.Fatal("the last snapshot differs from the game in memory")
 	}
 	if e2.Stats().TotalClicks != e.Stats().TotalClicks || e.Stats().TotalClicks != clicks.Load() {
 		t.Fatalf("total clicks on disk %d, in memory %d, counted %d", e2.Stats().TotalClicks, e.Stats().TotalClicks, clicks.Load())

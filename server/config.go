@@ -28,6 +28,9 @@ type Config struct {
 	SendQueue int
 	// WriteTimeout is how long a write to a socket may take before the socket is closed.
 	WriteTimeout time.Duration
+	// MaxFramesPerSecond is far above any human's clicking; a socket sending more frames
+	// in one second is closed. The game's throttle deals with the merely fast.
+	MaxFramesPerSecond int
 }
 
 const (
@@ -35,9 +38,6 @@ const (
 	maxBodyBytes = 4 << 10
 	// maxFrameBytes bounds every WebSocket frame from a client.
 	maxFrameBytes = 512
-	// maxFramesPerSecond is far above any human's clicking; a socket sending more is
-	// closed. The game's throttle deals with the merely fast.
-	maxFramesPerSecond = 200
 	// pongWait is how long a silent socket is kept; the server pings at 9/10 of it.
 	pongWait = 60 * time.Second
 )
@@ -48,6 +48,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = 32
+	}
+	if c.MaxFramesPerSecond <= 0 {
+		c.MaxFramesPerSecond = 200
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

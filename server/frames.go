@@ -37,6 +37,29 @@ func newSessionJSON(st game.State, tag string) sessionJSON {
 	}
 }
 
+// rulesJSON tells the page the rules in force, so its notices name the right numbers.
+type rulesJSON struct {
+	ThrottleLimit     int   `json:"throttle_limit"`
+	ThrottleWindowMs  int64 `json:"throttle_window_ms"`
+	ThrottlePenaltyMs int64 `json:"throttle_penalty_ms"`
+	IdleResetMs       int64 `json:"idle_reset_ms"`
+}
+
+func newRulesJSON(c game.Config) rulesJSON {
+	return rulesJSON{
+		ThrottleLimit:     c.ThrottleLimit,
+		ThrottleWindowMs:  c.ThrottleWindow.Milliseconds(),
+		ThrottlePenaltyMs: c.ThrottlePenalty.Milliseconds(),
+		IdleResetMs:       c.IdleReset.Milliseconds(),
+	}
+}
+
+// sessionResponse is the session object of the HTTP API: the state plus the rules.
+type sessionResponse struct {
+	sessionJSON
+	Rules rulesJSON `json:"rules"`
+}
+
 type stateFrame struct {
 	Type string `json:"type"`
 	sessionJSON

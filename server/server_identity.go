@@ -35,6 +35,10 @@ const (
 	tagLen = 8
 )
 
+var cookieEncoding = base64.RawURLEncoding.Strict()
+
+const cookieAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+
 var tagEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 // identity signs and checks session cookies and derives public tags. Separate keys
@@ -72,7 +76,7 @@ func (i identity) encode(id uuid.UUID, handle string) string {
 	payload = append(payload, cookieVersion)
 	payload = append(payload, id[:]...)
 	payload = append(payload, handle...)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + base64.RawURLEncoding.EncodeToString(i.mac(payload))
+	return cookieEncoding.EncodeToString(payload) + "." + cookieEncoding.EncodeToString(i.mac(payload))
 }
 
 var errNoIdentity = errors.New("no valid session cookie")
@@ -80,15 +84,17 @@ var errNoIdentity = errors.New("no valid session cookie")
 // decode checks a cookie value and returns what it holds. Any defect, a foreign key
 // included, gives errNoIdentity: a bad cookie is the same as none.
 func (i identity) decode(value string) (uuid.UUID, string, error) {
-	if len(value) > maxCookieLen {
+	// Only the canonical form is accepted: the base64 decoder would skip CR and LF and
+	// tolerate stray trailing bits, which would give one identity many spellings.
+	if len(value) > maxCookieLen || strings.Trim(value, cookieAlphabet) != "" {
 		return uuid.Nil, "", errNoIdentity
 	}
 	p, s, ok := strings.Cut(value, ".")
 	if !ok {
 		return uuid.Nil, "", errNoIdentity
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(p)
-	sig, err2 := base64.RawURLEncoding.DecodeString(s)
+	payload, err1 := cookieEncoding.DecodeString(p)
+	sig, err2 := cookieEncoding.DecodeString(s)
 	if err1 != nil || err2 != nil || !hmac.Equal(sig, i.mac(payload)) {
 		return uuid.Nil, "", errNoIdentity
 	}

@@ -27,8 +27,11 @@ func (s *Server) playerOf(r *http.Request) (*game.Player, error) {
 	return p, nil
 }
 
-func (s *Server) sessionBody(p *game.Player) sessionJSON {
-	return newSessionJSON(s.game.State(p, time.Now()), s.id.tag(p.ID))
+func (s *Server) sessionBody(p *game.Player) sessionResponse {
+	return sessionResponse{
+		sessionJSON: newSessionJSON(s.game.State(p, time.Now()), s.id.tag(p.ID)),
+		Rules:       newRulesJSON(s.game.Config()),
+	}
 }
 
 func (s *Server) handleGetSession(c echo.Context) error {

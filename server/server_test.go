@@ -199,6 +199,10 @@ func TestSessionLifecycle(t *testing.T) {
 	if body["handle"] != "Ada Lovelace" || num(body["score"]) != 0 || body["tag"] == "" {
 		t.Fatalf("join answered %v", body)
 	}
+	rules, _ := body["rules"].(map[string]any)
+	if num(rules["throttle_limit"]) != 50 || num(rules["idle_reset_ms"]) != 300000 || num(rules["throttle_penalty_ms"]) != 60000 || num(rules["throttle_window_ms"]) != 1000 {
+		t.Fatalf("rules %v", body["rules"])
+	}
 
 	u, _ := url.Parse(ts.http.URL)
 	cookies := p.client.Jar.Cookies(u)
@@ -516,13 +520,14 @@ func TestOversizedFrameClosesSocket(t *testing.T) {
 }
 
 func TestFloodClosesSocket(t *testing.T) {
-	ts := newTestServer(t)
+	const limit = 20
+	ts := newTestServer(t, func(c *Config, _ *game.Config) { c.MaxFramesPerSecond = limit })
 	p := ts.newPlayer(t)
 	p.join("flood")
 	s := p.dial()
 	// One frame more than allowed in a second, then silence, so that the server has
 	// read everything when it closes and the close frame is not lost to a reset.
-	for range maxFramesPerSecond + 1 {
+	for range limit + 1 {
 		s.send(`{"type":"nope"}`)
 	}
 	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))

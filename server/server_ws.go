@@ -70,12 +70,12 @@ func (c *client) sendError(msg string) {
 
 // allowFrame counts a frame and reports whether the socket is still within the flood
 // limit.
-func (c *client) allowFrame(now time.Time) bool {
+func (c *client) allowFrame(now time.Time, limit int) bool {
 	if now.Sub(c.windowStart) >= time.Second {
 		c.windowStart, c.frames = now, 0
 	}
 	c.frames++
-	return c.frames <= maxFramesPerSecond
+	return c.frames <= limit
 }
 
 func clientOf(sess *melody.Session) *client {
@@ -171,7 +171,7 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 		return
 	}
 	now := time.Now()
-	if !c.allowFrame(now) {
+	if !c.allowFrame(now, s.cfg.MaxFramesPerSecond) {
 		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, "too many frames"))
 		return
 	}

@@ -3,7 +3,7 @@ import { getSession, postSession, tidyHandle, wsUrl, type FetchLike } from './ap
 import { Backoff } from './backoff';
 import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
 import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
-import type { Counters, ServerFrame, Session } from './protocol';
+import { DEFAULT_RULES, type Counters, type Rules, type ServerFrame, type Session } from './protocol';
 
 export type Phase = 'loading' | 'handle' | 'game';
 
@@ -17,6 +17,8 @@ export interface GameDeps {
 export class Game {
   phase = $state<Phase>('loading');
   session = $state<Session | null>(null);
+  /** The server's rules, for the notices' wording; kept across state frames. */
+  rules = $state<Rules>(DEFAULT_RULES);
   board = $state.raw<Board>(emptyBoard);
   counters = $state<Counters | null>(null);
   status = $state<ConnectionStatus>('idle');
@@ -102,6 +104,7 @@ export class Game {
   }
 
   private applySession(s: Session): void {
+    if (s.rules) this.rules = s.rules;
     this.session = s;
     this.throttleDeadline = s.throttled ? Date.now() + s.retry_after_ms : 0;
   }

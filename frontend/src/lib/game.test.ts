@@ -67,6 +67,18 @@ function setup(sessionAnswers: Array<[number, unknown]>) {
 }
 
 describe('Game', () => {
+  it('takes the rules from the HTTP session and keeps them across state frames', async () => {
+    const rules = { throttle_limit: 5, throttle_window_ms: 1000, throttle_penalty_ms: 90_000, idle_reset_ms: 120_000 };
+    const { game, last } = setup([[200, { ...session, rules }]]);
+    expect(game.rules.idle_reset_ms).toBe(300_000);
+    await game.init();
+    expect(game.rules).toEqual(rules);
+    last().open();
+    last().frame({ type: 'state', ...session, score: 4 });
+    expect(game.session?.score).toBe(4);
+    expect(game.rules).toEqual(rules);
+  });
+
   it('goes straight to the game for a returning visitor and applies frames', async () => {
     const { game, last } = setup([[200, session]]);
     await game.init();

@@ -79,6 +79,13 @@ describe('HTTP bodies', () => {
     expect(parseSession({ error: 'no session' })).toBeNull();
   });
 
+  it('keeps the rules of an HTTP session and refuses bad ones', () => {
+    const rules = { throttle_limit: 5, throttle_window_ms: 1000, throttle_penalty_ms: 90_000, idle_reset_ms: 60_000 };
+    expect(parseSession({ ...session, rules })).toEqual({ ...session, rules });
+    expect(parseSession({ ...session, rules: { ...rules, idle_reset_ms: -1 } })).toBeNull();
+    expect(parseSession({ ...session, rules: 'fast' })).toBeNull();
+  });
+
   it('parses a leaderboard object', () => {
     expect(parseLeaderboard({ top: [row], ...counters })).toEqual({ top: [row], ...counters });
     expect(parseLeaderboard({ top: 'x', ...counters })).toBeNull();

@@ -14,7 +14,25 @@ export interface Counters {
   online: number;
 }
 
+/** The rules in force on this server (HTTP session answers only). */
+export interface Rules {
+  throttle_limit: number;
+  throttle_window_ms: number;
+  throttle_penalty_ms: number;
+  idle_reset_ms: number;
+}
+
+/** The rules as designed, used until the server said otherwise. */
+export const DEFAULT_RULES: Rules = {
+  throttle_limit: 50,
+  throttle_window_ms: 1000,
+  throttle_penalty_ms: 60_000,
+  idle_reset_ms: 300_000,
+};
+
 export interface Session {
+  /** Only in HTTP answers; state frames leave it out. */
+  rules?: Rules;
   handle: string;
   tag: string;
   score: number;
@@ -105,8 +123,23 @@ function parseCounters(v: Obj): Counters | null {
   return { total_clicks, players, online };
 }
 
+export function parseRules(v: unknown): Rules | null {
+  if (!isObj(v)) return null;
+  const { throttle_limit, throttle_window_ms, throttle_penalty_ms, idle_reset_ms } = v;
+  if (!isCount(throttle_limit) || !isCount(throttle_window_ms) || !isCount(throttle_penalty_ms) || !isCount(idle_reset_ms)) {
+    return null;
+  }
+  return { throttle_limit, throttle_window_ms, throttle_penalty_ms, idle_reset_ms };
+}
+
 export function parseSession(v: unknown): Session | null {
   if (!isObj(v)) return null;
+  let rules: Rules | undefined;
+  if (v.rules !== undefined) {
+    const r = parseRules(v.rules);
+    if (!r) return null;
+    rules = r;
+  }
   const { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset } = v;
   if (
     !isStr(handle) ||
@@ -120,7 +153,9 @@ export function parseSession(v: unknown): Session | null {
   ) {
     return null;
   }
-  return { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset };
+  const session: Session = { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset };
+  if (rules) session.rules = rules;
+  return session;
 }
 
 export function parseLeaderboard(v: unknown): Leaderboard | null {

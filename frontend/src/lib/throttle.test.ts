@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countdownSeconds, formatCount, formatCountdown, remainingMs } from './throttle';
+import { countdownSeconds, describeDuration, formatCount, formatCountdown, remainingMs } from './throttle';
 
 describe('throttle countdown', () => {
   it('counts the time left, never below zero', () => {
@@ -29,5 +29,18 @@ describe('throttle countdown', () => {
   it('formats counters with thousands separators', () => {
     expect(formatCount(0)).toBe('0');
     expect(formatCount(1234567)).toBe('1,234,567');
+  });
+});
+
+describe('describeDuration', () => {
+  it.each([
+    [300_000, '5 minutes'],
+    [60_000, '1 minute'],
+    [90_000, '90 seconds'],
+    [1000, '1 second'],
+    [7_200_000, '2 hours'],
+    [250, '250 milliseconds'],
+  ])('%i ms reads "%s"', (ms, words) => {
+    expect(describeDuration(ms)).toBe(words);
   });
 });

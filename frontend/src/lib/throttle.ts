@@ -22,3 +22,12 @@ const numberFormat = new Intl.NumberFormat('en-US');
 export function formatCount(n: number): string {
   return numberFormat.format(n);
 }
+
+/** A rule's duration in words: "5 minutes", "1 minute", "90 seconds", "2 hours". */
+export function describeDuration(ms: number): string {
+  const unit = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return unit(ms / 3_600_000, 'hour');
+  if (ms >= 60_000 && ms % 60_000 === 0) return unit(ms / 60_000, 'minute');
+  if (ms >= 1000) return unit(Math.round(ms / 1000), 'second');
+  return unit(Math.max(0, Math.round(ms)), 'millisecond');
+}

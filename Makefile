@@ -6,7 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev test test-go test-web test-e2e vet clean
+.PHONY: all run build web deps dev test test-go test-web test-e2e test-faults vet clean dist test-dist test-packaging
 
 all: build
 
@@ -42,7 +42,7 @@ dev: deps
 test: vet test-go test-web build test-e2e
 
 vet:
-	@unformatted=$$(gofmt -l main.go main_test.go embed.go game server); \
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	go vet ./...
 
@@ -57,6 +57,42 @@ test-web: deps
 test-e2e: build
 	CTB_BIN=$(BIN) npm run test:e2e
 
+## Releases and packaging (packaging/, docs/deploy.md)
+COMMIT         := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+
+## dist: release binaries dist/clickthebutton_<os>_<arch>[.exe] with the page, plus dist/SHA256SUMS
+dist: web
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' packaging/build-dist.sh dist $(DIST_PLATFORMS)
+
+## test-dist: the release recipe for linux/amd64 and windows/amd64 into a temporary folder,
+## each checked for the page; and proof that the check refuses a binary without it
+test-dist: web
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' packaging/build-dist.sh "$$tmp" linux/amd64 windows/amd64
+	packaging/test-check-embedded.sh
+
+## test-packaging: install.sh into a temporary DESTDIR (files, modes, upgrade), systemd unit verified
+test-packaging:
+	packaging/test-install.sh
+
+## test-faults: the long fault runs (50 kill -9 rounds, 2 minutes of each game fuzzer)
+test-faults:
+	CTB_CRASH_ROUNDS=50 go test -race -run TestKill9 -count=1 -v .
+	go test -run '^$$' -fuzz FuzzReadSnapshot -fuzztime 2m ./game/
+	go test -run '^$$' -fuzz FuzzNormalizeHandle -fuzztime 2m ./game/
+	go test -run '^$$' -fuzz FuzzFrameType -fuzztime 2m ./server/
+	go test -run '^$$' -fuzz FuzzCookieDecode -fuzztime 2m ./server/
+
 clean:
 	rm -rf bin node_modules
 	find frontend/dist -mindepth 1 ! -name .gitkeep -delete
+
+## bench: a quick benchmark set, a few minutes (engine benchmarks, Redis comparison when redis-server is installed, a short game vs bare transport load run); results in bench/results/quick-*
+.PHONY: bench bench-long
+bench:
+	bench/run-quick.sh
+
+## bench-long: the figures of docs/benchmarks.md (about 30 minutes); results and chart in bench/results/long-*
+bench-long:
+	bench/run-long.sh

@@ -3,13 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,6 +50,19 @@ func TestParseOptions(t *testing.T) {
 		{"bad flag", []string{"--throttle-limit", "many"}, nil, nil, "invalid value"},
 		{"tiny interval", []string{"--snapshot-interval", "1ms"}, nil, nil, "at least 100ms"},
 		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
+		{"base path cleaned", []string{"--base-path", "game/"}, nil, func(o options) bool { return o.basePath == "/game" }, ""},
+		{"root base path", []string{"--base-path", "/"}, nil, func(o options) bool { return o.basePath == "" }, ""},
+		{"base path with dots", []string{"--base-path", "/a/../b"}, nil, nil, "plain path"},
+		{"proxies", nil, map[string]string{"CTB_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(o options) bool { return o.trustedProxies != "" }, ""},
+		{"bad proxy", []string{"--trusted-proxies", "10.0.0.0/33"}, nil, nil, "not a CIDR"},
+		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, nil, "go together"},
+		{"log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},
+		{"log level", nil, map[string]string{"CTB_LOG_LEVEL": "loud"}, nil, "--log-level"},
+		{"limits from env", nil, map[string]string{"CTB_MAX_CONNS": "5", "CTB_SOCKETS_PER_IP": "0", "CTB_NEW_PLAYERS_PER_MINUTE": "3"},
+			func(o options) bool { return o.maxConns == 5 && o.socketsPerIP == 0 && o.newPlayersPerMinute == 3 }, ""},
+		{"negative cap", []string{"--max-conns", "-1"}, nil, nil, "negative"},
+		{"healthcheck is not from env", nil, map[string]string{"CTB_HEALTHCHECK": "true", "CTB_VERSION": "true"},
+			func(o options) bool { return !o.healthcheck && !o.showVersion }, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,7 +86,9 @@ func TestHelpAndVersion(t *testing.T) {
 	if code := run(context.Background(), []string{"--help"}, noEnv, &out, &errOut); code != 0 {
 		t.Fatalf("--help exit %d", code)
 	}
-	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty", "--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET"} {
+	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty",
+		"--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET", "CTB_ADMIN_TOKEN", "--base-path", "--trusted-proxies", "--max-conns",
+		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--log-format", "--log-level", "--healthcheck"} {
 		if !strings.Contains(errOut.String(), flagName) {
 			t.Errorf("--help does not mention %s", flagName)
 		}
@@ -86,18 +111,24 @@ func freeAddr(t *testing.T) string {
 }
 
 // startRun runs the program in the background and waits until it answers.
-func startRun(t *testing.T, dir string) (addr string, stop func() int) {
+func startRun(t *testing.T, dir string, extra ...string) (addr string, stop func() int) {
 	t.Helper()
 	addr = freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	var logs bytes.Buffer
+	logs := &syncBuffer{}
+	args := append([]string{"--addr", addr, "--data", dir, "--snapshot-interval", "1h"}, extra...)
 	go func() {
-		code <- run(ctx, []string{"--addr", addr, "--data", dir, "--snapshot-interval", "1h"}, noEnv, &logs, &logs)
+		code <- run(ctx, args, noEnv, logs, logs)
 	}()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	scheme := "http://"
+	if slices.Contains(extra, "--tls-cert") {
+		scheme = "https://"
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := http.Get("http://" + addr + "/healthz")
+		resp, err := client.Get(scheme + addr + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -202,5 +233,119 @@ func TestMalformedScoresStopTheStart(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != bad {
 		t.Fatal("the malformed file was changed")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the program's logger and the test at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestHealthcheckMode(t *testing.T) {
+	addr, stop := startRun(t, t.TempDir())
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--healthcheck", "--addr", addr}, noEnv, &out, &out); code != 0 {
+		t.Fatalf("--healthcheck against a ready server: exit %d: %s", code, out.String())
+	}
+	// --addr as a self-hoster writes it: all interfaces, probed on loopback.
+	_, port, _ := net.SplitHostPort(addr)
+	if code := run(context.Background(), []string{"--healthcheck", "--addr", ":" + port}, noEnv, &out, &out); code != 0 {
+		t.Fatalf("--healthcheck --addr :%s: exit %d: %s", port, code, out.String())
+	}
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if code := run(context.Background(), []string{"--healthcheck", "--addr", addr}, noEnv, &out, &out); code != 1 {
+		t.Fatalf("--healthcheck against a stopped server: exit %d, want 1", code)
+	}
+}
+
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	maddr := freeAddr(t)
+	addr, stop := startRun(t, t.TempDir(), "--metrics-addr", maddr)
+	defer stop()
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "ctb_players_online") {
+		t.Fatalf("metrics listener: %d", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Fatal("metrics are also public on the main listener")
+	}
+}
+
+func TestServesTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile := writeTestCert(t, dir)
+	addr, stop := startRun(t, filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
+	defer stop()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := client.Post("https://"+addr+"/api/session", "application/json", strings.NewReader(`{"handle":"tls"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("over TLS: %d, cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"--healthcheck", "--addr", addr, "--tls-cert", certFile, "--tls-key", keyFile}, noEnv, &out, &out); code != 0 {
+		t.Fatalf("--healthcheck over TLS: exit %d: %s", code, out.String())
+	}
+}
+
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile
+}
+
+func TestSecondProcessOnTheSameDataIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	_, stop := startRun(t, dir)
+	defer stop()
+	var logs bytes.Buffer
+	code := run(context.Background(), []string{"--addr", freeAddr(t), "--data", dir}, noEnv, &logs, &logs)
+	if code == 0 || !strings.Contains(logs.String(), "another clickthebutton process is using the data folder") {
+		t.Fatalf("second server on the same data: exit %d: %s", code, logs.String())
 	}
 }

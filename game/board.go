@@ -76,6 +76,9 @@ func compareEntries(a, b entry) int {
 }
 
 func rowOf(p *Player) Row {
+	if p.removed.Load() {
+		return Row{ID: p.ID} // best 0: a removed player is never on the board
+	}
 	return Row{ID: p.ID, Handle: p.Handle(), Best: p.best.Load(), BestAt: p.bestAt.Load()}
 }
 
@@ -85,6 +88,9 @@ func rowOf(p *Player) Row {
 func (e *Engine) Tick() (Update, bool) {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
+	if e.rebuild.Swap(false) {
+		return e.tickRebuild() // a moderator lowered or removed a best: see admin.go
+	}
 	b := &e.board
 
 	changed := b.changed[:0]
@@ -190,6 +196,11 @@ func (e *Engine) Board() Update {
 func (e *Engine) Rebuild() Update {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
+	return e.publish(e.scanTop())
+}
+
+// scanTop returns the board's rows computed from every player. Called under tickMu.
+func (e *Engine) scanTop() []entry {
 	b := &e.board
 	// A bounded selection: keep the best b.size entries seen so far, sorted.
 	top := make([]entry, 0, b.size+1)
@@ -208,5 +219,5 @@ func (e *Engine) Rebuild() Update {
 		}
 		return true
 	})
-	return e.publish(top)
+	return top
 }

@@ -63,22 +63,34 @@ const laneCount = 64
 // in different lanes never write to the same cache line.
 type lane struct {
 	clicks  atomic.Int64           // counted clicks
+	refused atomic.Int64           // click attempts refused by the throttle
 	edits   atomic.Int64           // joins, renames and other changes that are not clicks
 	changed atomic.Pointer[Player] // players whose row may have changed since the last tick
-	_       [40]byte
+	_       [32]byte
 }
+
+// ReturnAfter is how long a player must have been away to count as returning.
+const ReturnAfter = 30 * time.Minute
 
 // Engine applies the rules to the players of a Store. All its methods are safe for
 // concurrent use; Click, State and Get never lock.
 type Engine struct {
-	cfg    Config
-	store  Store
-	lanes  [laneCount]lane
-	online atomic.Int64
+	cfg        Config
+	store      Store
+	lanes      [laneCount]lane
+	online     atomic.Int64
+	peakOnline atomic.Int64
+	returning  atomic.Int64
 
 	// threshold is the lowest best that can still enter the board; clicks below it do
 	// not queue the player for the next tick.
 	threshold atomic.Int64
+
+	// rebuild asks the next Tick for a full recompute of the board, after a moderator
+	// lowered or removed a best (admin.go); forgotten counts the clicks of removed
+	// players, which TotalClicks no longer includes.
+	rebuild   atomic.Bool
+	forgotten atomic.Int64
 
 	tickMu sync.Mutex // one Tick or rebuild at a time
 	board  board      // guarded by tickMu
@@ -164,16 +176,23 @@ func (e *Engine) Click(p *Player, now time.Time) ClickResult {
 	t := now.UnixNano()
 	penalty := int64(e.cfg.ThrottlePenalty)
 
+	if p.removed.Load() {
+		// A moderator removed p; a socket still holding it counts nothing.
+		return ClickResult{State: e.state(p, t)}
+	}
+
 	if attempts := e.countAttempt(p, t); attempts > e.cfg.ThrottleLimit {
 		if prev := p.violation.Swap(t); prev == 0 || t-prev >= penalty {
 			p.nextAllowed.Store(t + penalty) // just became throttled
 		}
+		p.lane.refused.Add(1)
 		return ClickResult{State: e.state(p, t)}
 	}
 	if v := p.violation.Load(); v != 0 && t-v < penalty {
 		// Throttled: one click per penalty period counts, whoever wins the CAS.
 		next := p.nextAllowed.Load()
 		if t < next || !p.nextAllowed.CompareAndSwap(next, t+penalty) {
+			p.lane.refused.Add(1)
 			return ClickResult{State: e.state(p, t)}
 		}
 	}
@@ -253,33 +272,68 @@ func (e *Engine) state(p *Player, t int64) State {
 
 // Attach records that p opened a socket; Detach that one closed. Online counts the
 // players with at least one open socket.
-func (e *Engine) Attach(p *Player) {
-	if p.conns.Add(1) == 1 {
-		e.online.Add(1)
+//
+// Attach reports whether p is a returning player: one who comes online after at least
+// ReturnAfter without a click or an open socket.
+func (e *Engine) Attach(p *Player, now time.Time) (returning bool) {
+	if p.conns.Add(1) != 1 {
+		return false
 	}
+	online := e.online.Add(1)
+	for {
+		peak := e.peakOnline.Load()
+		if online <= peak || e.peakOnline.CompareAndSwap(peak, online) {
+			break
+		}
+	}
+	last := max(p.lastClick.Load(), p.lastLeft.Load())
+	if last != 0 && now.UnixNano()-last >= int64(ReturnAfter) {
+		e.returning.Add(1)
+		return true
+	}
+	return false
 }
 
 // Detach is the counterpart of Attach.
-func (e *Engine) Detach(p *Player) {
+func (e *Engine) Detach(p *Player, now time.Time) {
 	if p.conns.Add(-1) == 0 {
+		p.lastLeft.Store(now.UnixNano())
 		e.online.Add(-1)
 	}
 }
 
 // Stats are the game-wide counters.
 type Stats struct {
+	// TotalClicks counts every counted click ever, across restarts.
 	TotalClicks int64
-	Players     int64
-	Online      int64
+	// Refused counts click attempts the throttle refused since the start.
+	Refused int64
+	// Players counts every player ever created and not removed.
+	Players int64
+	// Online counts players with at least one open socket.
+	Online int64
+	// PeakOnline is the highest Online since the start.
+	PeakOnline int64
+	// Returning counts players who came back after ReturnAfter or more away, since the
+	// start.
+	Returning int64
 }
 
 // Stats returns the current counters. It costs a pass over the lanes, not the players.
 func (e *Engine) Stats() Stats {
-	var clicks int64
+	var clicks, refused int64
 	for i := range e.lanes {
 		clicks += e.lanes[i].clicks.Load()
+		refused += e.lanes[i].refused.Load()
 	}
-	return Stats{TotalClicks: clicks, Players: int64(e.store.Len()), Online: e.online.Load()}
+	return Stats{
+		TotalClicks: clicks - e.forgotten.Load(),
+		Refused:     refused,
+		Players:     int64(e.store.Len()),
+		Online:      e.online.Load(),
+		PeakOnline:  e.peakOnline.Load(),
+		Returning:   e.returning.Load(),
+	}
 }
 
 // Version changes whenever anything that a snapshot stores has changed.
@@ -312,27 +366,30 @@ func (e *Engine) queue(p *Player) {
 // applied, until fn returns false. Clicks go on meanwhile.
 func (e *Engine) Records(now time.Time, fn func(Record) bool) {
 	t := now.UnixNano()
-	e.store.Range(func(p *Player) bool {
-		r := Record{
-			ID:        p.ID,
-			Handle:    p.Handle(),
-			Score:     p.score.Load(),
-			Best:      p.best.Load(),
-			Total:     p.total.Load(),
-			LastClick: fromUnixNano(p.lastClick.Load()),
-			BestAt:    fromUnixNano(p.bestAt.Load()),
-		}
-		if last := unixNano(r.LastClick); last != 0 && t-last >= int64(e.cfg.IdleReset) {
-			r.Score = 0
-		}
-		// The fields are read one by one while clicks go on, so a click in flight may
-		// show in one and not yet in another. Keep the record within the invariants
-		// Load checks (score <= best <= total); the click bumps Version only once it
-		// is complete, so the next snapshot has the exact numbers.
-		r.Best = min(r.Best, r.Total)
-		r.Score = min(r.Score, r.Best)
-		return fn(r)
-	})
+	e.store.Range(func(p *Player) bool { return fn(e.record(p, t)) })
+}
+
+// record copies p's stored fields as of t, the idle reset applied.
+func (e *Engine) record(p *Player, t int64) Record {
+	r := Record{
+		ID:        p.ID,
+		Handle:    p.Handle(),
+		Score:     p.score.Load(),
+		Best:      p.best.Load(),
+		Total:     p.total.Load(),
+		LastClick: fromUnixNano(p.lastClick.Load()),
+		BestAt:    fromUnixNano(p.bestAt.Load()),
+	}
+	if last := unixNano(r.LastClick); last != 0 && t-last >= int64(e.cfg.IdleReset) {
+		r.Score = 0
+	}
+	// The fields are read one by one while clicks go on, so a click in flight may show
+	// in one and not yet in another. Keep the record within the invariants Load checks
+	// (score <= best <= total); the click bumps Version only once it is complete, so
+	// the next snapshot has the exact numbers.
+	r.Best = min(r.Best, r.Total)
+	r.Score = min(r.Score, r.Best)
+	return r
 }
 
 // Load adds a player from a snapshot record. It refuses duplicate ids, invalid handles

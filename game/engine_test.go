@@ -643,24 +643,26 @@ func TestJoinRefusesBadHandle(t *testing.T) {
 func TestAttachDetach(t *testing.T) {
 	e := newEngine(t, nil)
 	a, b := join(t, e, "a"), join(t, e, "b")
+	attach := func(p *Player) { e.Attach(p, t0) }
+	detach := func(p *Player) { e.Detach(p, t0) }
 	steps := []struct {
-		do     func(*Player)
-		p      *Player
-		online int64
+		do           func(*Player)
+		p            *Player
+		online, peak int64
 	}{
-		{e.Attach, a, 1},
-		{e.Attach, a, 1}, // second tab
-		{e.Attach, b, 2},
-		{e.Detach, a, 2},
-		{e.Detach, a, 1},
-		{e.Attach, a, 2},
-		{e.Detach, b, 1},
-		{e.Detach, a, 0},
+		{attach, a, 1, 1},
+		{attach, a, 1, 1}, // second tab
+		{attach, b, 2, 2},
+		{detach, a, 2, 2},
+		{detach, a, 1, 2},
+		{attach, a, 2, 2},
+		{detach, b, 1, 2},
+		{detach, a, 0, 2},
 	}
 	for i, s := range steps {
 		s.do(s.p)
-		if got := e.Stats().Online; got != s.online {
-			t.Fatalf("step %d: online %d, want %d", i, got, s.online)
+		if st := e.Stats(); st.Online != s.online || st.PeakOnline != s.peak {
+			t.Fatalf("step %d: online %d peak %d, want %d and %d", i, st.Online, st.PeakOnline, s.online, s.peak)
 		}
 	}
 	if e.Version() != 2 {
@@ -712,8 +714,8 @@ func TestVersion(t *testing.T) {
 	changes("rebuild", false, func() { e.Rebuild() })
 	changes("board", false, func() { e.Board() })
 	changes("stats", false, func() { e.Stats() })
-	changes("attach", false, func() { e.Attach(p) })
-	changes("detach", false, func() { e.Detach(p) })
+	changes("attach", false, func() { e.Attach(p, t0) })
+	changes("detach", false, func() { e.Detach(p, t0) })
 	changes("records", false, func() { e.Records(t0, func(Record) bool { return true }) })
 	changes("restore known", false, func() { restore(t, e, p.ID, "zzz") })
 	changes("bad rename", false, func() { e.Rename(p, "") })
@@ -964,5 +966,56 @@ func TestRecordsConsistentWhileClicking(t *testing.T) {
 		if r.Best != p.best.Load() || r.Total != p.total.Load() {
 			t.Fatalf("record %+v after the clicks stopped", r)
 		}
+	}
+}
+
+func TestReturningPlayers(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "wanderer")
+	if e.Attach(p, t0) {
+		t.Fatal("a brand-new player counted as returning")
+	}
+	mustClick(t, e, p, t0)
+	e.Detach(p, at(time.Minute))
+	cases := []struct {
+		name      string
+		back      time.Duration // after the socket closed
+		returning bool
+	}{
+		{"back after 29 minutes", 29 * time.Minute, false},
+		{"back after exactly 30 minutes", ReturnAfter, true},
+		{"back after a day", 24 * time.Hour, true},
+	}
+	left := at(time.Minute)
+	var want int64
+	for _, c := range cases {
+		now := left.Add(c.back)
+		if got := e.Attach(p, now); got != c.returning {
+			t.Fatalf("%s: returning %v, want %v", c.name, got, c.returning)
+		}
+		if c.returning {
+			want++
+		}
+		if got := e.Stats().Returning; got != want {
+			t.Fatalf("%s: Stats().Returning %d, want %d", c.name, got, want)
+		}
+		// A second tab opened at the same moment is not another return.
+		if e.Attach(p, now) {
+			t.Fatalf("%s: second tab counted as returning", c.name)
+		}
+		e.Detach(p, now)
+		e.Detach(p, now)
+		left = now
+	}
+}
+
+func TestRefusedClicksAreCounted(t *testing.T) {
+	e := newEngine(t, func(c *Config) { c.ThrottleLimit = 3 })
+	p := join(t, e, "bot")
+	for range 10 {
+		e.Click(p, t0)
+	}
+	if st := e.Stats(); st.TotalClicks != 3 || st.Refused != 7 {
+		t.Fatalf("stats %+v, want 3 counted and 7 refused", st)
 	}
 }

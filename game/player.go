@@ -32,7 +32,12 @@ type Player struct {
 	violation   atomic.Int64  // Unix ns when the limit was last exceeded; 0 means never
 	nextAllowed atomic.Int64  // while throttled: Unix ns from which one click counts again
 
-	conns atomic.Int32 // open sockets of this player on this node
+	conns    atomic.Int32 // open sockets of this player on this node
+	lastLeft atomic.Int64 // Unix ns when the player's last socket closed; 0 means never
+
+	// removed is set when a moderator removed the player from the store (admin.go);
+	// sockets may still hold it, but its clicks no longer count and it is off the board.
+	removed atomic.Bool
 
 	// queued is true while the player sits in its lane's changed list; next links that
 	// intrusive list, so queueing a change allocates nothing.

@@ -131,7 +131,8 @@ func appendCSVField(b []byte, s string) []byte {
 // ReadSnapshot loads every player from r into e, which should be empty, and rebuilds
 // the leaderboard. name is used in error messages, which give the line at fault.
 func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
-	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
+	tail := &lastByteReader{r: r}
+	cr := csv.NewReader(bufio.NewReaderSize(tail, 1<<20))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
@@ -163,9 +164,33 @@ func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
 		}
 		n++
 	}
+	if tail.last != '\n' {
+		// The writer ends every row with a newline; without it the last row may have
+		// lost trailing fields (a truncated copy) and would load wrong.
+		line, _ := cr.FieldPos(0)
+		return n, fmt.Errorf("%s: line %d: the file does not end with a newline, so it may be cut short", name, line)
+	}
 	e.Rebuild()
 	return n, nil
 }
+
+// lastByteReader remembers the last byte read through it.
+type lastByteReader struct {
+	r    io.Reader
+	last byte
+}
+
+func (l *lastByteReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
+}
+
+// maxCount is the largest score the page can show exactly (JavaScript's largest safe
+// integer); a larger one in a file is corruption, not a score.
+const maxCount = 1<<53 - 1
 
 func parseRecord(f []string) (Record, error) {
 	var r Record
@@ -178,6 +203,9 @@ func parseRecord(f []string) (Record, error) {
 		if *dst, err = strconv.ParseInt(f[2+i], 10, 64); err != nil {
 			return r, fmt.Errorf("%s %q is not a whole number", snapshotColumns[2+i], f[2+i])
 		}
+		if *dst > maxCount {
+			return r, fmt.Errorf("%s %d is larger than %d", snapshotColumns[2+i], *dst, int64(maxCount))
+		}
 	}
 	for i, dst := range [...]*time.Time{&r.LastClick, &r.BestAt} {
 		col := requiredColumns - 1 + i
@@ -186,6 +214,10 @@ func parseRecord(f []string) (Record, error) {
 		}
 		if *dst, err = time.Parse(time.RFC3339Nano, f[col]); err != nil {
 			return r, fmt.Errorf("%s %q is not an RFC 3339 time", snapshotColumns[col], f[col])
+		}
+		// The engine keeps times as Unix nanoseconds: refuse what would not survive that.
+		if ns := dst.UnixNano(); ns <= 0 || !time.Unix(0, ns).Equal(*dst) {
+			return r, fmt.Errorf("%s %q is outside 1970 to 2262", snapshotColumns[col], f[col])
 		}
 	}
 	return r, nil
@@ -221,6 +253,9 @@ type Snapshotter struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is told about every write attempt: how long it took, the size
+	// of the file written, and the error if it failed.
+	Observe func(took time.Duration, size int64, err error)
 
 	mu      sync.Mutex // one write at a time
 	written int64      // Engine.Version at the last successful write
@@ -261,14 +296,19 @@ func (s *Snapshotter) Flush() (bool, error) {
 	if s.primed && v == s.written {
 		return false, nil
 	}
-	if err := s.write(); err != nil {
+	start := time.Now()
+	size, err := s.write()
+	if s.Observe != nil {
+		s.Observe(time.Since(start), size, err)
+	}
+	if err != nil {
 		return false, err
 	}
 	s.written, s.primed = v, true
 	return true, nil
 }
 
-func (s *Snapshotter) write() (err error) {
+func (s *Snapshotter) write() (size int64, err error) {
 	fsys := s.FS
 	if fsys == nil {
 		fsys = OSFS{}
@@ -280,7 +320,7 @@ func (s *Snapshotter) write() (err error) {
 	dir := filepath.Dir(s.Path)
 	f, err := fsys.CreateTemp(dir, "."+filepath.Base(s.Path)+".*.tmp")
 	if err != nil {
-		return fmt.Errorf("create temp file in %s: %w", dir, err)
+		return 0, fmt.Errorf("create temp file in %s: %w", dir, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -289,22 +329,23 @@ func (s *Snapshotter) write() (err error) {
 			fsys.Remove(tmp)
 		}
 	}()
-	if err = WriteSnapshot(f, s.Engine, now()); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
+	cw := &countingWriter{w: f}
+	if err = WriteSnapshot(cw, s.Engine, now()); err != nil {
+		return 0, fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
+		return 0, fmt.Errorf("sync %s: %w", tmp, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
+		return 0, fmt.Errorf("close %s: %w", tmp, err)
 	}
 	if err = fsys.Rename(tmp, s.Path); err != nil {
-		return fmt.Errorf("rename %s to %s: %w", tmp, s.Path, err)
+		return 0, fmt.Errorf("rename %s to %s: %w", tmp, s.Path, err)
 	}
 	if err = fsys.SyncDir(dir); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
+		return 0, fmt.Errorf("sync folder %s: %w", dir, err)
 	}
-	return nil
+	return cw.n, nil
 }
 
 // RemoveStaleTemps deletes temporary files that a crash mid-write left next to path.
@@ -340,4 +381,15 @@ func (s *Snapshotter) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }

@@ -550,7 +550,7 @@ func TestSnapshotterPrime(t *testing.T) {
 	e.Records(t0, func(Record) bool { return true })
 	for _, r := range records(e, t0) {
 		e.State(e.Get(r.ID), t0)
-		e.Attach(e.Get(r.ID))
+		e.Attach(e.Get(r.ID), t0)
 		e.Rename(e.Get(r.ID), "")
 	}
 	if wrote, err := s.Flush(); wrote || err != nil || fsys.n != 0 {

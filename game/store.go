@@ -17,6 +17,9 @@ type Store interface {
 	Get(id uuid.UUID) *Player
 	// Add inserts p unless a player with the same id exists, and returns the stored one.
 	Add(p *Player) (stored *Player, added bool)
+	// Remove takes the player with id out of the store and returns it, or nil when
+	// there is none. Readers that are running meanwhile may still find it.
+	Remove(id uuid.UUID) *Player
 	// Range calls fn for every player until fn returns false.
 	Range(fn func(*Player) bool)
 	// Len returns the number of players.
@@ -61,11 +64,18 @@ func newTable(size int) *table {
 	return &table{slots: make([]atomic.Pointer[Player], size), mask: uint64(size - 1)}
 }
 
-// hash mixes both halves of the id, so ids that are not random (a hand-edited
-// snapshot) still spread over shards and slots.
+// hash mixes both halves of the id through splitmix64's finaliser, so ids that are not
+// random (a hand-edited snapshot, tests) still spread over shards and slots.
 func hash(id uuid.UUID) uint64 {
-	h := binary.LittleEndian.Uint64(id[0:8]) ^ binary.LittleEndian.Uint64(id[8:16])*0x9E3779B97F4A7C15
-	return h * 0xBF58476D1CE4E5B9
+	return mix64(binary.LittleEndian.Uint64(id[0:8]) ^ mix64(binary.LittleEndian.Uint64(id[8:16])))
+}
+
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xBF58476D1CE4E5B9
+	x ^= x >> 27
+	x *= 0x94D049BB133111EB
+	return x ^ x>>31
 }
 
 func (m *Memory) shardOf(h uint64) *shard { return &m.shards[h>>(64-shardBits)] }

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"crypto/tls"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -28,6 +30,31 @@ type Config struct {
 	SendQueue int
 	// WriteTimeout is how long a write to a socket may take before the socket is closed.
 	WriteTimeout time.Duration
+	// TrustedProxies are the proxies whose X-Forwarded-For and X-Forwarded-Proto headers
+	// are believed; with none, the peer address is the client's.
+	TrustedProxies []netip.Prefix
+	// TLS, when set, serves HTTPS with it.
+	TLS *tls.Config
+	// MaxConns caps the connections open at once (sockets included); one more is
+	// answered 503. 0 means no cap.
+	MaxConns int
+	// NewPlayersPerMinute caps the players one client address may create per minute; 0
+	// means no cap.
+	NewPlayersPerMinute int
+	// SocketsPerIP caps the WebSockets one client address may hold open; 0 means no cap.
+	SocketsPerIP int
+	// ReadHeaderTimeout bounds the time to read a request's headers (slowloris).
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle for this long.
+	IdleTimeout time.Duration
+	// MetricsOnMain also serves /metrics on the main listener, at the root. Turn it off
+	// when the metrics have a listener of their own.
+	MetricsOnMain bool
+	// BasePath serves everything but the probes under a sub-path such as "/game" (no
+	// trailing slash); "" serves at the root.
+	BasePath string
+	// AdminToken enables the moderation API for requests bearing it; "" turns it off.
+	AdminToken string
 	// MaxFramesPerSecond is far above any human's clicking; a socket sending more frames
 	// in one second is closed. The game's throttle deals with the merely fast.
 	MaxFramesPerSecond int
@@ -51,6 +78,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxFramesPerSecond <= 0 {
 		c.MaxFramesPerSecond = 200
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 120 * time.Second
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

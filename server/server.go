@@ -5,10 +5,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -20,9 +23,13 @@ import (
 // Route paths.
 const (
 	pathHealth      = "/healthz"
+	pathReady       = "/readyz"
+	pathMetrics     = "/metrics"
+	pathStats       = "/stats" // under pathAPI
 	pathAPI         = "/api"
 	pathSession     = "/session"     // under pathAPI
 	pathLeaderboard = "/leaderboard" // under pathAPI
+	pathAdmin       = "/api/admin"
 	pathWS          = "/ws"
 )
 
@@ -34,12 +41,18 @@ type Game interface {
 	Rename(p *game.Player, handle string) (string, error)
 	Click(p *game.Player, now time.Time) game.ClickResult
 	State(p *game.Player, now time.Time) game.State
-	Attach(p *game.Player)
-	Detach(p *game.Player)
+	Attach(p *game.Player, now time.Time) bool
+	Detach(p *game.Player, now time.Time)
 	Tick() (game.Update, bool)
 	Board() game.Update
 	Stats() game.Stats
 	Config() game.Config
+
+	// Moderation (server_admin.go).
+	Find(match func(*game.Player) bool, offset, limit int) ([]*game.Player, int)
+	Info(p *game.Player, now time.Time) game.PlayerInfo
+	Reset(p *game.Player)
+	Remove(id uuid.UUID) *game.Player
 }
 
 // Server is the HTTP and WebSocket front of one game.
@@ -51,7 +64,12 @@ type Server struct {
 	echo    *echo.Echo
 	ws      *melody.Melody
 	hub     *hub
+	metrics *metrics
 
+	newPlayers *ipRate  // players created per client address and minute
+	ipSockets  *ipCount // open sockets per client address
+
+	ready   atomic.Bool    // serving, and not shutting down
 	sockets sync.WaitGroup // WebSocket handlers still running
 }
 
@@ -63,6 +81,10 @@ func New(cfg Config, g Game) *Server {
 		game:    g,
 		id:      newIdentity(cfg.Secret),
 		origins: make(map[string]bool),
+		metrics: newMetrics(g),
+
+		newPlayers: newIPRate(cfg.NewPlayersPerMinute, time.Minute),
+		ipSockets:  newIPCount(cfg.SocketsPerIP),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if n, ok := normalizeOrigin(o); ok {
@@ -79,41 +101,70 @@ func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(securityHeaders, recoverJSON(s.cfg.Log))
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
+	e.Use(accessLog(s.cfg.Log), securityHeaders, recoverJSON(s.cfg.Log))
 
-	// Probes sit at the root.
+	// Probes and metrics sit at the root, whatever the base path.
 	e.GET(pathHealth, s.handleHealth)
+	e.GET(pathReady, s.handleReady)
+	if s.cfg.MetricsOnMain {
+		e.GET(pathMetrics, echo.WrapHandler(s.MetricsHandler()))
+	}
+
+	// Everything else lives under the base path ("" serves at the root).
+	root := e.Group(s.cfg.BasePath)
+	if s.cfg.BasePath != "" {
+		// Relative asset and API URLs need the trailing slash.
+		e.GET(s.cfg.BasePath, func(c echo.Context) error {
+			return c.Redirect(http.StatusMovedPermanently, s.cfg.BasePath+"/")
+		})
+	}
 
 	// The JSON API.
-	api := e.Group(pathAPI, limitBody)
+	api := root.Group(pathAPI, limitBody)
 	api.GET(pathSession, s.handleGetSession)
 	api.POST(pathSession, s.handlePostSession)
 	api.GET(pathLeaderboard, s.handleLeaderboard)
+	api.GET(pathStats, s.handleStats)
+
+	// Moderation, only when an admin token is configured.
+	if s.cfg.AdminToken != "" {
+		s.adminRoutes(root.Group(pathAdmin, limitBody))
+	}
 
 	// The live socket.
-	e.GET(pathWS, s.handleWS)
+	root.GET(pathWS, s.handleWS)
 
 	// Everything else is the page.
-	e.GET("/*", pageHandler(s.cfg.Page))
+	root.GET("/*", pageHandler(s.cfg.Page, s.cfg.BasePath))
 	return e
 }
 
 // Handler returns the server's HTTP handler, for tests.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Serve accepts connections on l until ctx is done, then shuts down: it stops
+// Serve accepts connections on l (plain TCP; Config.TLS adds TLS) until ctx is done, then shuts down: it stops
 // accepting, closes every socket with "going away", waits for handlers to finish (at
 // most for grace) and returns. The caller writes the final snapshot after that, so
 // every click acknowledged before ctx ended is in it.
 func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration) error {
 	srv := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelDebug),
+	}
+	if s.cfg.MaxConns > 0 {
+		l = &limitListener{Listener: l, max: int64(s.cfg.MaxConns), plain: s.cfg.TLS == nil, refused: func() {
+			s.metrics.httpLimited.WithLabelValues("max_conns").Inc()
+		}}
+	}
+	if s.cfg.TLS != nil {
+		// Outside the cap, so that the HTTP server sees *tls.Conn and sets r.TLS.
+		l = tls.NewListener(l, s.cfg.TLS)
 	}
 	hubCtx, stopHub := context.WithCancel(context.Background())
 	hubDone := make(chan struct{})
@@ -121,12 +172,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
+	s.ready.Store(true)
 
 	var err error
 	select {
 	case err = <-served:
 	case <-ctx.Done():
 	}
+	s.ready.Store(false)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if serr := srv.Shutdown(sctx); serr != nil && err == nil {
@@ -153,4 +206,13 @@ func waitTimeout(wg *sync.WaitGroup, ctx context.Context) {
 
 func (s *Server) handleHealth(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
+}
+
+// handleReady answers 200 once the scores are loaded and the server listens, and 503
+// from the moment shutdown begins.
+func (s *Server) handleReady(c echo.Context) error {
+	if !s.ready.Load() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -19,7 +19,7 @@ type hub struct {
 	mu      sync.Mutex
 	clients map[*client]struct{}
 	board   game.Update // last published board
-	stats   game.Stats  // last published counters
+	stats   statsJSON   // last published counters
 	full    []byte      // the board frame of board, encoded on first need
 	tags    map[uuid.UUID]string
 }
@@ -29,7 +29,7 @@ func newHub(s *Server) *hub {
 		s:       s,
 		clients: make(map[*client]struct{}),
 		board:   s.game.Board(),
-		stats:   s.game.Stats(),
+		stats:   newStatsJSON(s.game.Stats()),
 		tags:    make(map[uuid.UUID]string),
 	}
 }
@@ -51,8 +51,10 @@ func (h *hub) run(ctx context.Context) {
 // counters alone when only they did, nothing otherwise. It also sends each socket its
 // player's state when that changed by other means than this socket's clicks.
 func (h *hub) tick(now time.Time) {
+	start := time.Now()
+	defer func() { h.s.metrics.tickDuration.Observe(time.Since(start).Seconds()) }()
 	u, changed := h.s.game.Tick()
-	stats := h.s.game.Stats()
+	stats := newStatsJSON(h.s.game.Stats())
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -62,7 +64,7 @@ func (h *hub) tick(now time.Time) {
 		frame = h.encodeDelta(u, stats)
 		h.board, h.full = u, nil
 	case stats != h.stats:
-		frame = mustJSON(statsFrame{Type: "stats", statsJSON: newStatsJSON(stats)})
+		frame = mustJSON(statsFrame{Type: "stats", statsJSON: stats})
 	}
 	if h.stats != stats {
 		h.stats, h.full = stats, nil
@@ -109,7 +111,7 @@ func (h *hub) rowsJSON(u game.Update, idx []int) []rowJSON {
 	return rows
 }
 
-func (h *hub) encodeDelta(u game.Update, stats game.Stats) []byte {
+func (h *hub) encodeDelta(u game.Update, stats statsJSON) []byte {
 	drop := make([]string, len(u.Dropped))
 	for i, id := range u.Dropped {
 		drop[i] = h.tag(id)
@@ -120,14 +122,14 @@ func (h *hub) encodeDelta(u game.Update, stats game.Stats) []byte {
 	}
 	return mustJSON(deltaFrame{
 		Type: "board_delta", Seq: u.Seq, Size: len(u.Rows),
-		Rows: h.rowsJSON(u, changed), Drop: drop, statsJSON: newStatsJSON(stats),
+		Rows: h.rowsJSON(u, changed), Drop: drop, statsJSON: stats,
 	})
 }
 
 // fullFrame returns the board frame of the current board. Call with h.mu held.
 func (h *hub) fullFrame() []byte {
 	if h.full == nil {
-		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: newStatsJSON(h.stats)})
+		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: h.stats})
 	}
 	return h.full
 }
@@ -141,10 +143,15 @@ func (h *hub) connect(sess *melody.Session) {
 		return
 	}
 	c.sess = sess
-	h.s.game.Attach(c.p)
+	h.s.metrics.wsConnects.Inc()
+	h.s.game.Attach(c.p, time.Now())
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.clients[c] = struct{}{}
+	if c.p.Removed() { // by a moderator while this socket opened (server_admin.go)
+		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, adminCloseReason))
+		return
+	}
 	c.mu.Lock()
 	c.sendState(h.s.game.State(c.p, time.Now()), true)
 	c.mu.Unlock()
@@ -159,5 +166,6 @@ func (h *hub) disconnect(sess *melody.Session) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.mu.Unlock()
-	h.s.game.Detach(c.p)
+	h.s.metrics.wsDisconnects.Inc()
+	h.s.game.Detach(c.p, time.Now())
 }

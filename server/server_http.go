@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -82,4 +83,32 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	c.JSON(code, errorJSON{Error: msg})
+}
+
+// accessLog writes one line per request, and one per WebSocket session when it ends,
+// with the duration and the client's real address.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			r := c.Request()
+			if tag, ok := c.Get(wsTagKey).(string); ok {
+				log.Info("websocket session", "ip", c.RealIP(), "player", tag, "duration", time.Since(start).Round(time.Millisecond))
+				return err
+			}
+			status := c.Response().Status
+			if err != nil {
+				var he *echo.HTTPError
+				if errors.As(err, &he) {
+					status = he.Code
+				} else {
+					status = http.StatusInternalServerError
+				}
+			}
+			log.Info("request", "method", r.Method, "path", r.URL.Path, "status", status,
+				"bytes", c.Response().Size, "duration", time.Since(start).Round(time.Microsecond), "ip", c.RealIP())
+			return err
+		}
+	}
 }

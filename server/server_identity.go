@@ -114,11 +114,11 @@ func (i identity) fromRequest(r *http.Request) (uuid.UUID, string, error) {
 	return i.decode(c.Value)
 }
 
-func (i identity) cookie(id uuid.UUID, handle string, secure bool) *http.Cookie {
+func (i identity) cookie(id uuid.UUID, handle, path string, secure bool) *http.Cookie {
 	return &http.Cookie{
 		Name:     cookieName,
 		Value:    i.encode(id, handle),
-		Path:     "/",
+		Path:     path,
 		MaxAge:   int(cookieMaxAge / time.Second),
 		HttpOnly: true,
 		Secure:   secure,

@@ -17,15 +17,15 @@ and start <code>bin/clickthebutton</code>. The API and the WebSocket work all th
 
 // pageHandler serves the embedded page, or a notice when the binary has none. Hashed
 // assets are cached for good; index.html is revalidated so a new release shows at once.
-func pageHandler(page fs.FS) echo.HandlerFunc {
+func pageHandler(page fs.FS, basePath string) echo.HandlerFunc {
 	if page == nil {
 		return func(c echo.Context) error {
 			return c.HTML(http.StatusServiceUnavailable, notBuiltPage)
 		}
 	}
-	files := http.FileServerFS(page)
+	files := http.StripPrefix(basePath, http.FileServerFS(page))
 	return func(c echo.Context) error {
-		path := c.Request().URL.Path
+		path := strings.TrimPrefix(c.Request().URL.Path, basePath)
 		h := c.Response().Header()
 		if strings.HasPrefix(path, "/assets/") {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -46,37 +47,59 @@ type sessionRequest struct {
 	Handle *string `json:"handle"`
 }
 
-// handlePostSession creates a player, or renames the cookie's player, and sets a fresh
-// cookie holding the id and the handle.
-func (s *Server) handlePostSession(c echo.Context) error {
+// decodeHandle reads a {"handle":"..."} body, or says what is wrong with it.
+func decodeHandle(c echo.Context) (string, error) {
 	var req sessionRequest
 	dec := json.NewDecoder(c.Request().Body)
 	if err := dec.Decode(&req); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return err
+			return "", err
 		}
-		return echo.NewHTTPError(http.StatusBadRequest, `body must be a JSON object like {"handle":"alice"}`)
+		return "", echo.NewHTTPError(http.StatusBadRequest, `body must be a JSON object like {"handle":"alice"}`)
 	}
 	if dec.More() {
-		return echo.NewHTTPError(http.StatusBadRequest, "body must hold a single JSON object")
+		return "", echo.NewHTTPError(http.StatusBadRequest, "body must hold a single JSON object")
 	}
 	if req.Handle == nil {
-		return echo.NewHTTPError(http.StatusBadRequest, `"handle" is required`)
+		return "", echo.NewHTTPError(http.StatusBadRequest, `"handle" is required`)
+	}
+	return *req.Handle, nil
+}
+
+// handleError turns a refused handle into a 400 that says why.
+func handleError(err error) error {
+	if errors.Is(err, game.ErrInvalidHandle) {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	return err
+}
+
+// handlePostSession creates a player, or renames the cookie's player, and sets a fresh
+// cookie holding the id and the handle.
+func (s *Server) handlePostSession(c echo.Context) error {
+	handle, err := decodeHandle(c)
+	if err != nil {
+		return err
 	}
 	p, err := s.playerOf(c.Request())
 	if err == nil {
-		_, err = s.game.Rename(p, *req.Handle)
+		_, err = s.game.Rename(p, handle)
 	} else {
-		p, err = s.game.Join(*req.Handle)
+		if _, err := game.NormalizeHandle(handle); err != nil {
+			// A bad handle costs the address nothing from its quota.
+			return handleError(err)
+		}
+		if ok, retry := s.newPlayers.allow(clientAddr(c), time.Now()); !ok {
+			s.metrics.httpLimited.WithLabelValues("new_players_per_ip").Inc()
+			return tooMany(c, retry, fmt.Sprintf("at most %d new players per minute from one address", s.cfg.NewPlayersPerMinute))
+		}
+		p, err = s.game.Join(handle)
 	}
 	if err != nil {
-		if errors.Is(err, game.ErrInvalidHandle) {
-			return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-		}
-		return err
+		return handleError(err)
 	}
-	c.SetCookie(s.id.cookie(p.ID, p.Handle(), c.Request().TLS != nil))
+	c.SetCookie(s.id.cookie(p.ID, p.Handle(), s.cfg.BasePath+"/", s.isHTTPS(c)))
 	return c.JSON(http.StatusOK, s.sessionBody(p))
 }
 
@@ -87,4 +110,15 @@ func (s *Server) handleLeaderboard(c echo.Context) error {
 		out.Top[i] = rowJSON{Rank: i + 1, Tag: s.id.tag(r.ID), Handle: r.Handle, Best: r.Best}
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+type statsResponse struct {
+	statsJSON
+	PeakOnline int64 `json:"peak_online"`
+	Returning  int64 `json:"returning_players"`
+}
+
+func (s *Server) handleStats(c echo.Context) error {
+	st := s.game.Stats()
+	return c.JSON(http.StatusOK, statsResponse{statsJSON: newStatsJSON(st), PeakOnline: st.PeakOnline, Returning: st.Returning})
 }

@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +23,23 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain fails the run if a test leaves goroutines behind. The HTTP clients' own
+// keep-alive loops are not counted: they belong to the tests, not to the server, and
+// wind down on their own schedule after the test servers close.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	http.DefaultClient.CloseIdleConnections()
+	if code == 0 {
+		if err := goleak.Find(
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // testServer is a Server over a real engine behind httptest, with its hub running.
 type testServer struct {
@@ -39,7 +57,7 @@ func newTestServer(t *testing.T, mutate ...func(*Config, *game.Config)) *testSer
 func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate ...func(*Config, *game.Config)) *testServer {
 	t.Helper()
 	gcfg := game.DefaultConfig()
-	cfg := Config{Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond}
+	cfg := Config{Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
 	for _, m := range mutate {
 		m(&cfg, &gcfg)
 	}
@@ -709,7 +727,7 @@ func TestConcurrentClickersOverSockets(t *testing.T) {
 
 func TestServeShutsDownCleanly(t *testing.T) {
 	engine, _ := game.New(game.DefaultConfig(), game.NewMemory())
-	s := New(Config{Secret: []byte("0123456789abcdef")}, engine)
+	s := New(Config{Secret: []byte("0123456789abcdef"), Log: slog.New(slog.DiscardHandler)}, engine)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -14,12 +14,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 	"github.com/olahol/melody"
 )
 
 // clientKey is the melody session key holding the *client.
 const clientKey = "client"
+
+// wsTagKey is the echo context key under which handleWS leaves the player's tag for the
+// access log.
+const wsTagKey = "ws_player"
 
 // clickFrame is the frame nearly every client message is; it skips the JSON decoder.
 var clickFrame = []byte(`{"type":"click"}`)
@@ -102,15 +107,20 @@ func (s *Server) newMelody() *melody.Melody {
 	m.HandleDisconnect(s.hub.disconnect)
 	m.HandleMessage(s.onMessage)
 	m.HandleMessageBinary(func(sess *melody.Session, _ []byte) {
+		s.metrics.framesRefused.WithLabelValues("binary").Inc()
 		if c := clientOf(sess); c != nil {
 			c.sendError("binary frames are not supported; send JSON text frames")
 		}
 	})
 	m.HandleError(func(sess *melody.Session, err error) {
-		if errors.Is(err, melody.ErrMessageBufferFull) {
+		switch {
+		case errors.Is(err, melody.ErrMessageBufferFull):
+			s.metrics.framesDropped.Inc()
 			if c := clientOf(sess); c != nil {
 				c.behind.Store(true)
 			}
+		case errors.Is(err, websocket.ErrReadLimit):
+			s.metrics.framesRefused.WithLabelValues("too_large").Inc()
 		}
 	})
 	return m
@@ -126,11 +136,21 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusUnauthorized, "no session: choose a handle first")
 	}
+	ip := clientAddr(c)
+	if !s.ipSockets.acquire(ip) {
+		s.metrics.httpLimited.WithLabelValues("sockets_per_ip").Inc()
+		return tooMany(c, 10*time.Second, fmt.Sprintf("at most %d open sockets per address", s.cfg.SocketsPerIP))
+	}
+	defer s.ipSockets.release(ip)
 	s.sockets.Add(1)
 	defer s.sockets.Done()
 	cl := &client{p: p, tag: s.id.tag(p.ID)}
-	if err := s.ws.HandleRequestWithKeys(c.Response(), r, map[string]any{clientKey: cl}); errors.Is(err, melody.ErrClosed) {
+	err = s.ws.HandleRequestWithKeys(c.Response(), r, map[string]any{clientKey: cl})
+	if errors.Is(err, melody.ErrClosed) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "server shutting down")
+	}
+	if err == nil {
+		c.Set(wsTagKey, cl.tag)
 	}
 	// Any other error is a failed handshake, already answered by the upgrader.
 	return nil
@@ -172,11 +192,13 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 	}
 	now := time.Now()
 	if !c.allowFrame(now, s.cfg.MaxFramesPerSecond) {
+		s.metrics.framesRefused.WithLabelValues("flood").Inc()
 		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, "too many frames"))
 		return
 	}
 	typ, err := frameType(msg)
 	if err != nil {
+		s.metrics.framesRefused.WithLabelValues("invalid").Inc()
 		c.sendError(err.Error())
 		return
 	}
@@ -189,6 +211,7 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 	case "resync":
 		c.behind.Store(true)
 	default:
+		s.metrics.framesRefused.WithLabelValues("unknown_type").Inc()
 		c.sendError(fmt.Sprintf("unknown frame type %q", typ))
 	}
 }

@@ -1,0 +1,301 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+	"github.com/olahol/melody"
+	"golang.org/x/text/unicode/norm"
+)
+
+// The moderation API (docs/admin.md). It exists only when Config.AdminToken is set,
+// and every request must bear that token. Players are addressed by id here: admins may
+// see ids, the public API never shows them.
+
+// Admin paths, under pathAdmin.
+const (
+	pathAdminPlayers = "/players"
+	pathAdminPlayer  = "/players/:id"
+	pathAdminRename  = "/players/:id/rename"
+	pathAdminReset   = "/players/:id/reset"
+)
+
+// Listing bounds.
+const (
+	adminDefaultLimit = 50
+	adminMaxLimit     = 500
+	adminMaxOffset    = 1 << 30
+)
+
+// minAdminToken is the token length below which a warning is logged.
+const minAdminToken = 16
+
+// adminCloseReason is the close reason sent to the sockets of a removed player.
+const adminCloseReason = "removed by a moderator"
+
+// adminRoutes registers the moderation API on g.
+func (s *Server) adminRoutes(g *echo.Group) {
+	if len(s.cfg.AdminToken) < minAdminToken {
+		s.cfg.Log.Warn("the admin token is short; use a long random one, e.g. from `openssl rand -hex 32`", "length", len(s.cfg.AdminToken))
+	}
+	g.Use(s.requireAdmin())
+	g.GET(pathAdminPlayers, s.handleAdminList)
+	g.GET(pathAdminPlayer, s.handleAdminGet)
+	g.POST(pathAdminRename, s.handleAdminRename)
+	g.POST(pathAdminReset, s.handleAdminReset)
+	g.DELETE(pathAdminPlayer, s.handleAdminRemove)
+}
+
+// requireAdmin lets through requests with "Authorization: Bearer <admin token>". The
+// comparison runs in constant time over SHA-256 digests, so neither the token's
+// content nor its length shows in the response time.
+func (s *Server) requireAdmin() echo.MiddlewareFunc {
+	want := sha256.Sum256([]byte(s.cfg.AdminToken))
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Cache-Control", "no-store")
+			token, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+			got := sha256.Sum256([]byte(token))
+			if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !ok {
+				h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="clickthebutton admin"`)
+				return echo.NewHTTPError(http.StatusUnauthorized, "admin token missing or wrong: send Authorization: Bearer <token>")
+			}
+			return next(c)
+		}
+	}
+}
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header. The
+// scheme is case-insensitive (RFC 7235).
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+// adminPlayerJSON is one player as a moderator sees it.
+type adminPlayerJSON struct {
+	ID        string  `json:"id"`
+	Handle    string  `json:"handle"`
+	Tag       string  `json:"tag"`
+	Score     int64   `json:"score"`
+	Best      int64   `json:"best"`
+	Total     int64   `json:"total"`
+	LastClick *string `json:"last_click"` // RFC 3339 UTC; null when the player never clicked
+	Online    bool    `json:"online"`
+}
+
+type adminListJSON struct {
+	Players []adminPlayerJSON `json:"players"`
+	// Total is how many players matched, of which Players is the page at Offset.
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+}
+
+type adminRemovedJSON struct {
+	Removed adminPlayerJSON `json:"removed"`
+	// Sockets is how many open sockets of the player were closed.
+	Sockets int `json:"sockets"`
+}
+
+func (s *Server) adminPlayer(p *game.Player, now time.Time) adminPlayerJSON {
+	info := s.game.Info(p, now)
+	out := adminPlayerJSON{
+		ID:     info.ID.String(),
+		Handle: info.Handle,
+		Tag:    s.id.tag(info.ID),
+		Score:  info.Score,
+		Best:   info.Best,
+		Total:  info.Total,
+		Online: info.Online,
+	}
+	if !info.LastClick.IsZero() {
+		t := info.LastClick.UTC().Format(time.RFC3339)
+		out.LastClick = &t
+	}
+	return out
+}
+
+// handleAdminList lists players, best first, optionally only those matching q: a
+// player id (exact), a public tag (exact), or a part of the handle (any case).
+func (s *Server) handleAdminList(c echo.Context) error {
+	limit, err := queryInt(c, "limit", adminDefaultLimit, 1, adminMaxLimit)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(c, "offset", 0, 0, adminMaxOffset)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	out := adminListJSON{Players: []adminPlayerJSON{}, Offset: offset, Limit: limit}
+	q := strings.TrimSpace(c.QueryParam("q"))
+	if id, err := uuid.Parse(q); err == nil {
+		// An id: no scan needed.
+		if p := s.game.Get(id); p != nil {
+			out.Total = 1
+			if offset == 0 {
+				out.Players = append(out.Players, s.adminPlayer(p, now))
+			}
+		}
+		return c.JSON(http.StatusOK, out)
+	}
+	page, total := s.game.Find(s.adminMatch(q), offset, limit)
+	out.Total = total
+	for _, p := range page {
+		out.Players = append(out.Players, s.adminPlayer(p, now))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// adminMatch returns the filter for q, or nil for every player. A q shaped like a tag
+// matches that tag as well as handles containing it; computing tags costs an HMAC per
+// player, so it is done only then.
+func (s *Server) adminMatch(q string) func(*game.Player) bool {
+	if q == "" {
+		return nil
+	}
+	needle := strings.ToLower(norm.NFC.String(q))
+	tagShaped := len(q) == tagLen && strings.Trim(q, "abcdefghijklmnopqrstuvwxyz234567") == ""
+	return func(p *game.Player) bool {
+		if strings.Contains(strings.ToLower(p.Handle()), needle) {
+			return true
+		}
+		return tagShaped && s.id.tag(p.ID) == q
+	}
+}
+
+// queryInt reads an integer query parameter within [lo, hi], def when absent.
+func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, name+" must be a whole number from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+	}
+	return n, nil
+}
+
+// adminTarget returns the player named by the :id path parameter: 400 for a malformed
+// id, 404 for an unknown one.
+func (s *Server) adminTarget(c echo.Context) (*game.Player, error) {
+	id, err := adminID(c)
+	if err != nil {
+		return nil, err
+	}
+	p := s.game.Get(id)
+	if p == nil {
+		return nil, errNoPlayer(id)
+	}
+	return p, nil
+}
+
+func adminID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, echo.NewHTTPError(http.StatusBadRequest, "id must be a player id (a UUID such as 2f1c0a8e-5b7d-4c1e-9a3f-0d6b8e4c2a17)")
+	}
+	return id, nil
+}
+
+func errNoPlayer(id uuid.UUID) error {
+	return echo.NewHTTPError(http.StatusNotFound, "no player with id "+id.String())
+}
+
+func (s *Server) handleAdminGet(c echo.Context) error {
+	p, err := s.adminTarget(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+}
+
+// handleAdminRename gives a player a new handle, under the players' own rules. The
+// rename goes through the engine's changed list like a player's own rename, so it
+// reaches the board at the next tick, the player's sockets in a state frame, and the
+// next snapshot.
+func (s *Server) handleAdminRename(c echo.Context) error {
+	p, err := s.adminTarget(c)
+	if err != nil {
+		return err
+	}
+	handle, err := decodeHandle(c)
+	if err != nil {
+		return err
+	}
+	old := p.Handle()
+	h, err := s.game.Rename(p, handle)
+	if err != nil {
+		return handleError(err)
+	}
+	s.audit(c, "rename", p, "old_handle", old, "new_handle", h)
+	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+}
+
+// handleAdminReset sets a player's score and best to 0, keeping the lifetime total:
+// the player leaves the board at the next tick.
+func (s *Server) handleAdminReset(c echo.Context) error {
+	p, err := s.adminTarget(c)
+	if err != nil {
+		return err
+	}
+	before := s.game.Info(p, time.Now())
+	s.game.Reset(p)
+	s.audit(c, "reset", p, "handle", before.Handle, "old_score", before.Score, "old_best", before.Best)
+	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+}
+
+// handleAdminRemove removes a player from the game and closes the player's sockets.
+// It answers with the player as it was.
+func (s *Server) handleAdminRemove(c echo.Context) error {
+	id, err := adminID(c)
+	if err != nil {
+		return err
+	}
+	p := s.game.Remove(id)
+	if p == nil {
+		return errNoPlayer(id)
+	}
+	last := s.adminPlayer(p, time.Now()) // a removed player still reads as it was
+	closed := s.hub.closePlayer(p, adminCloseReason)
+	s.audit(c, "remove", p, "handle", last.Handle, "old_best", last.Best, "old_total", last.Total, "sockets_closed", closed)
+	return c.JSON(http.StatusOK, adminRemovedJSON{Removed: last, Sockets: closed})
+}
+
+// audit logs one admin action at Info.
+func (s *Server) audit(c echo.Context, action string, p *game.Player, args ...any) {
+	s.cfg.Log.Info("admin action", append([]any{"action", action, "id", p.ID.String(), "tag", s.id.tag(p.ID), "ip", c.RealIP()}, args...)...)
+}
+
+// closePlayer closes every open socket of p with a policy-violation close frame and
+// returns how many it closed. The page reconnects by itself; its cookie then brings
+// back a fresh player (see Engine.Restore).
+func (h *hub) closePlayer(p *game.Player, reason string) int {
+	h.mu.Lock()
+	var sessions []*melody.Session
+	for c := range h.clients {
+		if c.p == p {
+			sessions = append(sessions, c.sess)
+		}
+	}
+	h.mu.Unlock()
+	msg := melody.FormatCloseMessage(melody.ClosePolicyViolation, reason)
+	for _, sess := range sessions {
+		sess.CloseWithMsg(msg)
+	}
+	return len(sessions)
+}

@@ -1,0 +1,208 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// ipRate allows each client address a number of events per window, in fixed windows
+// that start with the address's first event.
+type ipRate struct {
+	limit  int // 0 means unlimited
+	window time.Duration
+
+	mu      sync.Mutex
+	entries map[netip.Addr]rateEntry
+}
+
+type rateEntry struct {
+	start time.Time
+	n     int
+}
+
+func newIPRate(limit int, window time.Duration) *ipRate {
+	return &ipRate{limit: limit, window: window, entries: make(map[netip.Addr]rateEntry)}
+}
+
+// allow counts one event from ip and reports whether it is within the limit, and if
+// not, how long until it would be.
+func (r *ipRate) allow(ip netip.Addr, now time.Time) (bool, time.Duration) {
+	if r.limit <= 0 {
+		return true, 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.entries) > 10000 {
+		// Forget finished windows, so that many addresses cannot grow the map for good.
+		for k, e := range r.entries {
+			if now.Sub(e.start) >= r.window {
+				delete(r.entries, k)
+			}
+		}
+	}
+	e := r.entries[ip]
+	if now.Sub(e.start) >= r.window {
+		e = rateEntry{start: now}
+	}
+	if e.n >= r.limit {
+		return false, e.start.Add(r.window).Sub(now)
+	}
+	e.n++
+	r.entries[ip] = e
+	return true, 0
+}
+
+// ipCount caps concurrent things (sockets) per client address.
+type ipCount struct {
+	limit int // 0 means unlimited
+
+	mu   sync.Mutex
+	open map[netip.Addr]int
+}
+
+func newIPCount(limit int) *ipCount {
+	return &ipCount{limit: limit, open: make(map[netip.Addr]int)}
+}
+
+func (c *ipCount) acquire(ip netip.Addr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.limit > 0 && c.open[ip] >= c.limit {
+		return false
+	}
+	c.open[ip]++
+	return true
+}
+
+func (c *ipCount) release(ip netip.Addr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open[ip] <= 1 {
+		delete(c.open, ip)
+		return
+	}
+	c.open[ip]--
+}
+
+// tooMany answers 429 with a Retry-After header.
+func tooMany(c echo.Context, retry time.Duration, msg string) error {
+	secs := int(retry.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return echo.NewHTTPError(429, fmt.Sprintf("%s; try again in %d s", msg, secs))
+}
+
+// clientAddr is the request's client address, as decided by the IP extractor (which
+// believes X-Forwarded-For only from trusted proxies).
+func clientAddr(c echo.Context) netip.Addr {
+	a, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// ipExtractor believes X-Forwarded-For only when the peer is one of the trusted proxies;
+// Echo's defaults would also trust every private and loopback address.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(prefixToIPNet(p)))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+func prefixToIPNet(p netip.Prefix) *net.IPNet {
+	p = p.Masked()
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// isTrustedPeer reports whether the direct peer of r is a trusted proxy.
+func (s *Server) isTrustedPeer(remoteAddr string) bool {
+	ap, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// isHTTPS reports whether the page was reached over HTTPS: directly, or through a
+// trusted proxy that says so.
+func (s *Server) isHTTPS(c echo.Context) bool {
+	r := c.Request()
+	if r.TLS != nil {
+		return true
+	}
+	return r.Header.Get("X-Forwarded-Proto") == "https" && s.isTrustedPeer(r.RemoteAddr)
+}
+
+// limitListener caps the connections open at once. One over the cap is answered with a
+// plain 503 and closed before anything is read from it (under TLS, only closed: there
+// is no way to answer before the handshake).
+type limitListener struct {
+	net.Listener
+	max     int64
+	plain   bool
+	open    atomic.Int64
+	refused func()
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if l.open.Add(1) > l.max {
+			l.open.Add(-1)
+			if l.refused != nil {
+				l.refused()
+			}
+			if l.plain {
+				go refuseConn(c)
+			} else {
+				c.Close()
+			}
+			continue
+		}
+		return &countedConn{Conn: c, l: l}, nil
+	}
+}
+
+const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
+	"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n" +
+	`{"error":"server is full, try again in a while"}`
+
+func refuseConn(c net.Conn) {
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	c.Write([]byte(busyResponse))
+	c.Close()
+}
+
+type countedConn struct {
+	net.Conn
+	l    *limitListener
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.open.Add(-1) })
+	return c.Conn.Close()
+}

@@ -2,11 +2,12 @@
 
 BIN      := bin/clickthebutton
 VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+COMMIT   := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev test test-go test-web test-e2e test-faults vet clean dist test-dist test-packaging
+.PHONY: all run build web deps dev test test-go test-web test-e2e test-faults vet clean dist test-dist test-packaging bench bench-long
 
 all: build
 
@@ -39,7 +40,7 @@ dev: deps
 	npm run dev
 
 ## test: everything CI runs
-test: vet test-go test-web build test-e2e
+test: vet test-go test-web build test-e2e test-dist test-packaging
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -58,7 +59,6 @@ test-e2e: build
 	CTB_BIN=$(BIN) npm run test:e2e
 
 ## Releases and packaging (packaging/, docs/deploy.md)
-COMMIT         := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
 
 ## dist: release binaries dist/clickthebutton_<os>_<arch>[.exe] with the page, plus dist/SHA256SUMS
@@ -85,11 +85,10 @@ test-faults:
 	go test -run '^$$' -fuzz FuzzCookieDecode -fuzztime 2m ./server/
 
 clean:
-	rm -rf bin node_modules
+	rm -rf bin dist node_modules
 	find frontend/dist -mindepth 1 ! -name .gitkeep -delete
 
 ## bench: a quick benchmark set, a few minutes (engine benchmarks, Redis comparison when redis-server is installed, a short game vs bare transport load run); results in bench/results/quick-*
-.PHONY: bench bench-long
 bench:
 	bench/run-quick.sh
 

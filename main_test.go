@@ -113,13 +113,19 @@ func freeAddr(t *testing.T) string {
 // startRun runs the program in the background and waits until it answers.
 func startRun(t *testing.T, dir string, extra ...string) (addr string, stop func() int) {
 	t.Helper()
+	return startRunEnv(t, dir, noEnv, extra...)
+}
+
+// startRunEnv is startRun with an environment.
+func startRunEnv(t *testing.T, dir string, getenv func(string) string, extra ...string) (addr string, stop func() int) {
+	t.Helper()
 	addr = freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
 	logs := &syncBuffer{}
 	args := append([]string{"--addr", addr, "--data", dir, "--snapshot-interval", "1h"}, extra...)
 	go func() {
-		code <- run(ctx, args, noEnv, logs, logs)
+		code <- run(ctx, args, getenv, logs, logs)
 	}()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	scheme := "http://"
@@ -347,5 +353,53 @@ func TestSecondProcessOnTheSameDataIsRefused(t *testing.T) {
 	code := run(context.Background(), []string{"--addr", freeAddr(t), "--data", dir}, noEnv, &logs, &logs)
 	if code == 0 || !strings.Contains(logs.String(), "another clickthebutton process is using the data folder") {
 		t.Fatalf("second server on the same data: exit %d: %s", code, logs.String())
+	}
+}
+
+// TestChangingTheSecretLogsEveryoneOut: cookies signed with an old CTB_SECRET are "no
+// cookie" after a change, the server starts fine, and the old player's scores stay.
+func TestChangingTheSecretLogsEveryoneOut(t *testing.T) {
+	dir := t.TempDir()
+	env := func(secret string) func(string) string {
+		return func(k string) string {
+			if k == "CTB_SECRET" {
+				return secret
+			}
+			return ""
+		}
+	}
+	addr, stop := startRunEnv(t, dir, env("first secret, long enough"))
+	resp, err := http.Post("http://"+addr+"/api/session", "application/json", strings.NewReader(`{"handle":"rotated"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := resp.Header.Get("Set-Cookie")
+	cookie, _, _ = strings.Cut(cookie, ";")
+	if code := stop(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+
+	addr, stop = startRunEnv(t, dir, env("second secret, also long"))
+	defer stop()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/session", nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("old cookie after a key change: %d, want 401", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if st["players"] != float64(1) {
+		t.Fatalf("the player's record is gone after a key change: %v", st)
 	}
 }

@@ -25,10 +25,10 @@ let servers: ServerProcess[] = [];
 let players: Player[] = [];
 let dirs: string[] = [];
 
-async function startServer(): Promise<ServerProcess> {
+async function startServer(extraArgs: string[] = []): Promise<ServerProcess> {
   const dir = tempDataDir();
   dirs.push(dir);
-  const srv = new ServerProcess(await freePort(), dir);
+  const srv = new ServerProcess(await freePort(), dir, extraArgs);
   servers.push(srv);
   await srv.start();
   return srv;
@@ -227,5 +227,25 @@ describe('Click the Button in a browser', () => {
     // Now the handles differ, so no suffixes.
     await expectRow(a.page, (r) => r.handle === 'Samantha' && r.best === 2, 'renamed row');
     await expectRow(a.page, (r) => r.handle === 'Sam' && r.best === 3 && r.mine, 'Sam without a tag');
+  });
+
+  it('says when the score went back to 0 for inactivity and keeps the best', async () => {
+    const srv = await startServer(['--idle-reset', '2s']);
+    const a = await player(srv.url);
+    await join_(a.page, 'Sleepy');
+    await clickTimes(a.page, 3);
+    await expectNumber(a.page, 'score', 3);
+
+    // The server pushes the reset to the open page; nobody clicks meanwhile.
+    const note = byTestId(a.page, 'idle-reset-notice');
+    await note.waitFor({ state: 'visible', timeout: WAIT.timeout });
+    expect(await note.textContent()).toMatch(/after 2 seconds without a click/);
+    await expectNumber(a.page, 'score', 0);
+    await expectNumber(a.page, 'best', 3);
+    await expectRow(a.page, (r) => r.handle === 'Sleepy' && r.best === 3, 'Sleepy still on the board with best 3');
+
+    await clickTimes(a.page, 1);
+    await expectNumber(a.page, 'score', 1);
+    await note.waitFor({ state: 'hidden', timeout: WAIT.timeout });
   });
 });

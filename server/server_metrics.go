@@ -73,8 +73,12 @@ func newMetrics(g Game) *metrics {
 			Help: "Requests refused by a server limit, by limit.",
 		}, []string{"limit"}),
 	}
-	stat := func(name, help string, typ prometheus.ValueType, f func() int64) prometheus.Collector {
-		desc := prometheus.NewDesc(name, help, nil, nil)
+	stat := func(name, help string, typ prometheus.ValueType, f func() int64, labels ...string) prometheus.Collector {
+		var constLabels prometheus.Labels
+		if len(labels) == 2 {
+			constLabels = prometheus.Labels{labels[0]: labels[1]}
+		}
+		desc := prometheus.NewDesc(name, help, nil, constLabels)
 		return collectorFunc{desc: desc, typ: typ, f: f}
 	}
 	m.reg.MustRegister(
@@ -83,7 +87,9 @@ func newMetrics(g Game) *metrics {
 		m.framesRefused, m.framesDropped, m.wsConnects, m.wsDisconnects, m.tickDuration,
 		m.snapDuration, m.snapSize, m.snapLastSuccess, m.snapFailures, m.httpLimited,
 		stat("ctb_clicks_total", "Clicks counted, across restarts.", prometheus.CounterValue, func() int64 { return g.Stats().TotalClicks }),
-		stat("ctb_clicks_refused_total", "Click attempts refused by the bot throttle since the start.", prometheus.CounterValue, func() int64 { return g.Stats().Refused }),
+		// The throttle is the one reason the engine refuses a click; frames refused
+		// before they reach it are in ctb_ws_frames_refused_total.
+		stat("ctb_clicks_refused_total", "Click attempts refused since the start, by reason.", prometheus.CounterValue, func() int64 { return g.Stats().Refused }, "reason", "throttled"),
 		stat("ctb_players", "Players known to the game.", prometheus.GaugeValue, func() int64 { return g.Stats().Players }),
 		stat("ctb_players_online", "Players with at least one open socket.", prometheus.GaugeValue, func() int64 { return g.Stats().Online }),
 		stat("ctb_players_online_peak", "Highest number of players online at once since the start.", prometheus.GaugeValue, func() int64 { return g.Stats().PeakOnline }),

@@ -44,7 +44,7 @@ func scrape(t *testing.T, ts *testServer, series string) float64 {
 
 func TestMetricsMoveWithPlay(t *testing.T) {
 	ts := newTestServer(t, func(c *Config, g *game.Config) { c.MetricsOnMain = true; g.ThrottleLimit = 3 })
-	for _, name := range []string{"ctb_clicks_total", "ctb_clicks_refused_total", "ctb_players", "ctb_players_online",
+	for _, name := range []string{"ctb_clicks_total", `ctb_clicks_refused_total{reason="throttled"}`, "ctb_players", "ctb_players_online",
 		"ctb_players_online_peak", "ctb_players_returning_total", "ctb_ws_frames_dropped_total", "ctb_ws_connects_total",
 		"ctb_ws_disconnects_total", "ctb_snapshot_failures_total", "ctb_snapshot_size_bytes", "ctb_leaderboard_tick_duration_seconds_count",
 		"ctb_snapshot_duration_seconds_count", "ctb_snapshot_last_success_timestamp_seconds", "go_goroutines", `ctb_ws_frames_refused_total{reason="invalid"}`} {
@@ -59,12 +59,12 @@ func TestMetricsMoveWithPlay(t *testing.T) {
 	s.send(`{"type":"nonsense"}`)
 	s.until("error", nil)
 	checks := map[string]float64{
-		"ctb_clicks_total":         3,
-		"ctb_clicks_refused_total": 2,
-		"ctb_players":              1,
-		"ctb_players_online":       1,
-		"ctb_players_online_peak":  1,
-		"ctb_ws_connects_total":    1,
+		"ctb_clicks_total": 3,
+		`ctb_clicks_refused_total{reason="throttled"}`: 2,
+		"ctb_players":             1,
+		"ctb_players_online":      1,
+		"ctb_players_online_peak": 1,
+		"ctb_ws_connects_total":   1,
 		`ctb_ws_frames_refused_total{reason="unknown_type"}`: 1,
 	}
 	for series, want := range checks {

@@ -91,6 +91,7 @@ describe('Click the Button in a browser', () => {
       await expectNumber(p, 'total-clicks', n);
       await expectNumber(p, 'online-count', 2);
       await expectNumber(p, 'players-count', 2);
+      await expectNumber(p, 'peak-online', 2);
     }
 
     // Bob's click shows up in Alice's page too.

@@ -1,6 +1,6 @@
 // HTTP API (docs/protocol.md) and URL helpers. Every URL is relative to document.baseURI,
 // so the page works when served under a sub-path.
-import { parseSession, type Session } from './protocol';
+import { parseSession, parseStats, type Session, type Stats } from './protocol';
 
 export type FetchLike = (input: URL, init?: RequestInit) => Promise<Response>;
 
@@ -89,6 +89,16 @@ export async function postSession(
   const text = errorText(body);
   if (res.status === 400) return { kind: 'invalid', error: text ?? 'That handle is not allowed.' };
   return { kind: 'error', message: text ?? `Server error (${res.status}). Please try again.` };
+}
+
+/** GET api/stats; null when the server cannot be reached or answers oddly. */
+export async function getStats(base: string, fetchFn: FetchLike = fetch): Promise<Stats | null> {
+  try {
+    const res = await fetchFn(apiUrl('api/stats', base), { headers: { Accept: 'application/json' }, cache: 'no-store' });
+    return res.ok ? parseStats(await readJson(res)) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Client-side tidy-up before POSTing; the server stays the authority. */

@@ -1,5 +1,5 @@
 // Reactive game state for the components. The protocol and board logic lives in plain modules.
-import { getSession, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
+import { getSession, getStats, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
 import { Backoff } from './backoff';
 import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
 import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
@@ -21,6 +21,9 @@ export class Game {
   rules = $state<Rules>(DEFAULT_RULES);
   board = $state.raw<Board>(emptyBoard);
   counters = $state<Counters | null>(null);
+  /** The most players online at once: the server's figure when the socket opened, raised
+   * by every online count seen since (a peak only grows). */
+  peakOnline = $state<number | null>(null);
   status = $state<ConnectionStatus>('idle');
   /** Epoch ms when the next click counts again, while throttled. */
   throttleDeadline = $state(0);
@@ -119,6 +122,7 @@ export class Game {
       onStatus: (s) => {
         this.status = s;
         if (s === 'open') {
+          void this.loadStats();
           // The server sends state and a full board on connect; never apply a delta
           // to the board from before the reconnect.
           this.resyncPending = false;
@@ -147,6 +151,16 @@ export class Game {
     }
   }
 
+  private async loadStats(): Promise<void> {
+    const st = await getStats(this.deps.base, this.fetchFn);
+    if (st && !this.destroyed) this.peakOnline = Math.max(st.peak_online, this.peakOnline ?? 0);
+  }
+
+  private setCounters(c: Counters): void {
+    this.counters = { total_clicks: c.total_clicks, players: c.players, online: c.online };
+    if (this.peakOnline !== null) this.peakOnline = Math.max(this.peakOnline, c.online);
+  }
+
   private onFrame(f: ServerFrame): void {
     switch (f.type) {
       case 'state': {
@@ -157,10 +171,10 @@ export class Game {
       case 'board':
         this.resyncPending = false;
         this.board = applyFull(f);
-        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        this.setCounters(f);
         break;
       case 'board_delta': {
-        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        this.setCounters(f);
         if (this.resyncPending) break;
         const r = applyDelta(this.board, f);
         if (r.ok) {
@@ -171,7 +185,7 @@ export class Game {
         break;
       }
       case 'stats':
-        this.counters = { total_clicks: f.total_clicks, players: f.players, online: f.online };
+        this.setCounters(f);
         break;
       case 'error':
         console.warn('server refused a frame:', f.error);

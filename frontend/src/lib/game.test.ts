@@ -48,7 +48,10 @@ function setup(sessionAnswers: Array<[number, unknown]>) {
     setTimeout: (fn) => queued.push(fn),
     clearTimeout: () => {},
   };
-  const fetchFn: FetchLike = async (_url, init) => {
+  const fetchFn: FetchLike = async (url, init) => {
+    if (url.pathname.endsWith('/api/stats')) {
+      return new Response(JSON.stringify({ ...counters, online: 1, peak_online: 4, returning_players: 2 }), { status: 200 });
+    }
     if (init?.method === 'POST') return new Response(JSON.stringify({ ...session, handle: 'bob' }), { status: 200 });
     const [status, body] = sessionAnswers.shift() ?? [500, {}];
     return new Response(JSON.stringify(body), { status });
@@ -67,6 +70,19 @@ function setup(sessionAnswers: Array<[number, unknown]>) {
 }
 
 describe('Game', () => {
+  it('shows the peak online from api/stats and raises it with the online counts it sees', async () => {
+    const { game, last } = setup([[200, session]]);
+    await game.init();
+    expect(game.peakOnline).toBeNull();
+    last().open();
+    await vi.waitFor(() => expect(game.peakOnline).toBe(4));
+    last().frame({ type: 'stats', ...counters, online: 3 });
+    expect(game.peakOnline).toBe(4);
+    last().frame({ type: 'stats', ...counters, online: 6 });
+    expect(game.peakOnline).toBe(6);
+    expect(game.counters?.online).toBe(6);
+  });
+
   it('takes the rules from the HTTP session and keeps them across state frames', async () => {
     const rules = { throttle_limit: 5, throttle_window_ms: 1000, throttle_penalty_ms: 90_000, idle_reset_ms: 120_000 };
     const { game, last } = setup([[200, { ...session, rules }]]);

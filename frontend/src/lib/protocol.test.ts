@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, parseFrame, parseLeaderboard, parseSession } from './protocol';
+import { encodeFrame, parseFrame, parseLeaderboard, parseSession, parseStats } from './protocol';
 
 const session = {
   handle: 'alice',
@@ -84,6 +84,13 @@ describe('HTTP bodies', () => {
     expect(parseSession({ ...session, rules })).toEqual({ ...session, rules });
     expect(parseSession({ ...session, rules: { ...rules, idle_reset_ms: -1 } })).toBeNull();
     expect(parseSession({ ...session, rules: 'fast' })).toBeNull();
+  });
+
+  it('parses a stats object', () => {
+    const stats = { ...counters, peak_online: 9, returning_players: 4 };
+    expect(parseStats(stats)).toEqual(stats);
+    expect(parseStats({ ...counters, peak_online: 9 })).toBeNull();
+    expect(parseStats({ ...stats, returning_players: -1 })).toBeNull();
   });
 
   it('parses a leaderboard object', () => {

@@ -43,6 +43,12 @@ export interface Session {
   idle_reset: boolean;
 }
 
+/** GET api/stats: the counters plus the long-run figures. */
+export interface Stats extends Counters {
+  peak_online: number;
+  returning_players: number;
+}
+
 export interface Leaderboard extends Counters {
   top: Row[];
 }
@@ -156,6 +162,14 @@ export function parseSession(v: unknown): Session | null {
   const session: Session = { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset };
   if (rules) session.rules = rules;
   return session;
+}
+
+export function parseStats(v: unknown): Stats | null {
+  if (!isObj(v)) return null;
+  const c = parseCounters(v);
+  const { peak_online, returning_players } = v;
+  if (!c || !isCount(peak_online) || !isCount(returning_players)) return null;
+  return { ...c, peak_online, returning_players };
 }
 
 export function parseLeaderboard(v: unknown): Leaderboard | null {

@@ -339,7 +339,7 @@ func chart(loads []*load) string {
 	}
 	sort.Strings(names)
 	maxLag = niceCeil(maxLag)
-	const W, H, left, right, top, panelH, gap = 900, 720, 80, 170, 50, 260, 90
+	const W, H, left, right, top, panelH, gap = 900, 740, 80, 170, 50, 260, 90
 	colors := map[string]string{"game": "#d62728", "bare": "#1f77b4", "naive": "#2ca02c"}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="DejaVu Sans, sans-serif" font-size="13">`+"\n", W, H)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -49,6 +50,7 @@ type options struct {
 	tlsCert             string
 	tlsKey              string
 	metricsAddr         string
+	pprofAddr           string
 	logFormat           string
 	logLevel            string
 	healthcheck         bool
@@ -83,6 +85,7 @@ func parseOptions(args []string, getenv func(string) string, out io.Writer) (opt
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate file: serve HTTPS directly (with --tls-key)")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.StringVar(&o.metricsAddr, "metrics-addr", "", "serve /metrics on this address only (e.g. 127.0.0.1:9090); empty serves it at /metrics on --addr")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "serve Go's profiler (net/http/pprof) on this address, for diagnosing load; keep it on loopback, e.g. 127.0.0.1:6060")
 	fs.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.healthcheck, "healthcheck", false, "probe /readyz of the server running with these flags and exit 0 when ready, 1 otherwise (for containers without curl)")
@@ -340,16 +343,25 @@ func serve(ctx context.Context, o options, getenv func(string) string, log *slog
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if o.metricsAddr != "" {
-		ml, err := net.Listen("tcp", o.metricsAddr)
+	for _, side := range []struct {
+		name, addr string
+		handler    http.Handler
+	}{
+		{"metrics", o.metricsAddr, metricsMux(srv.MetricsHandler())},
+		{"profiler", o.pprofAddr, pprofMux()},
+	} {
+		if side.addr == "" {
+			continue
+		}
+		sl, err := net.Listen("tcp", side.addr)
 		if err != nil {
 			l.Close()
-			return fmt.Errorf("listen for metrics: %w", err)
+			return fmt.Errorf("listen for %s: %w", side.name, err)
 		}
-		msrv := &http.Server{Handler: metricsMux(srv.MetricsHandler()), ReadHeaderTimeout: 10 * time.Second}
-		go msrv.Serve(ml)
-		defer msrv.Close()
-		log.Info("serving metrics", "addr", ml.Addr().String())
+		ssrv := &http.Server{Handler: side.handler, ReadHeaderTimeout: 10 * time.Second}
+		go ssrv.Serve(sl)
+		defer ssrv.Close()
+		log.Info("serving "+side.name, "addr", sl.Addr().String())
 	}
 	log.Info("serving Click the Button", "addr", l.Addr().String(), "tls", o.tlsCert != "",
 		"base_path", o.basePath+"/", "version", version, "commit", commit, "page_built", pageFS() != nil)
@@ -367,6 +379,17 @@ func serve(ctx context.Context, o options, getenv func(string) string, log *slog
 	}
 	log.Info("stopped", "final_snapshot_written", wrote)
 	return serveErr
+}
+
+// pprofMux serves the profiler's handlers on a mux of their own, never on the game's.
+func pprofMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func metricsMux(h http.Handler) http.Handler {

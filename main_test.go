@@ -88,7 +88,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty",
 		"--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET", "CTB_ADMIN_TOKEN", "--base-path", "--trusted-proxies", "--max-conns",
-		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--log-format", "--log-level", "--healthcheck"} {
+		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--pprof-addr", "--log-format", "--log-level", "--healthcheck"} {
 		if !strings.Contains(errOut.String(), flagName) {
 			t.Errorf("--help does not mention %s", flagName)
 		}
@@ -299,6 +299,28 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode == 200 {
 		t.Fatal("metrics are also public on the main listener")
+	}
+}
+
+func TestProfilerOnItsOwnListener(t *testing.T) {
+	paddr := freeAddr(t)
+	addr, stop := startRun(t, t.TempDir(), "--pprof-addr", paddr)
+	defer stop()
+	resp, err := http.Get("http://" + paddr + "/debug/pprof/heap?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("profiler: %d", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == 200 {
+		t.Fatal("the profiler is public on the game's listener")
 	}
 }
 

@@ -74,7 +74,9 @@ func (c *Config) setDefaults() {
 		c.Tick = 100 * time.Millisecond
 	}
 	if c.SendQueue <= 0 {
-		c.SendQueue = 32
+		// A tick queues at most a delta and a state frame, and a click one ack: 16
+		// frames are over a second of a fast clicker's traffic.
+		c.SendQueue = 16
 	}
 	if c.MaxFramesPerSecond <= 0 {
 		c.MaxFramesPerSecond = 200

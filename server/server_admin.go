@@ -287,15 +287,14 @@ func (s *Server) audit(c echo.Context, action string, p *game.Player, args ...an
 func (h *hub) closePlayer(p *game.Player, reason string) int {
 	h.mu.Lock()
 	var sessions []*melody.Session
-	for c := range h.clients {
+	for _, c := range h.clients {
 		if c.p == p {
 			sessions = append(sessions, c.sess)
 		}
 	}
 	h.mu.Unlock()
-	msg := melody.FormatCloseMessage(melody.ClosePolicyViolation, reason)
 	for _, sess := range sessions {
-		sess.CloseWithMsg(msg)
+		closeSocket(sess, melody.ClosePolicyViolation, reason)
 	}
 	return len(sessions)
 }

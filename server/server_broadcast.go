@@ -17,17 +17,18 @@ type hub struct {
 	s *Server
 
 	mu      sync.Mutex
-	clients map[*client]struct{}
+	clients []*client   // every open socket; a client's slot is its index
 	board   game.Update // last published board
 	stats   statsJSON   // last published counters
 	full    []byte      // the board frame of board, encoded on first need
 	tags    map[uuid.UUID]string
+
+	targets []*client // the tick's copy of clients, reused; only the hub goroutine uses it
 }
 
 func newHub(s *Server) *hub {
 	return &hub{
 		s:       s,
-		clients: make(map[*client]struct{}),
 		board:   s.game.Board(),
 		stats:   newStatsJSON(s.game.Stats()),
 		tags:    make(map[uuid.UUID]string),
@@ -56,9 +57,10 @@ func (h *hub) tick(now time.Time) {
 	u, changed := h.s.game.Tick()
 	stats := newStatsJSON(h.s.game.Stats())
 
+	// Under the lock: publish, and take the list of sockets. Queuing to thousands of
+	// sockets happens after it, so connects never wait behind a tick.
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	var frame []byte
+	var frame, full []byte
 	switch {
 	case changed:
 		frame = h.encodeDelta(u, stats)
@@ -72,11 +74,23 @@ func (h *hub) tick(now time.Time) {
 	if len(h.tags) > 4*h.s.game.Config().BoardSize {
 		clear(h.tags)
 	}
-	for c := range h.clients {
-		force := c.behind.Swap(false)
+	targets := append(h.targets[:0], h.clients...)
+	for _, c := range targets {
+		if c.behind.Load() {
+			full = h.fullFrame()
+			break
+		}
+	}
+	h.mu.Unlock()
+
+	for _, c := range targets {
+		// A socket that fell behind after the list was taken gets its full board at the
+		// next tick; its flag stays set until then.
+		force := full != nil && c.behind.Load()
 		switch {
 		case force:
-			c.sess.Write(h.fullFrame())
+			c.behind.Store(false)
+			c.sess.Write(full)
 		case frame != nil:
 			c.sess.Write(frame)
 		}
@@ -84,6 +98,8 @@ func (h *hub) tick(now time.Time) {
 		c.sendState(h.s.game.State(c.p, now), force)
 		c.mu.Unlock()
 	}
+	clear(targets) // drop references to closed sockets until the next tick
+	h.targets = targets
 }
 
 func (h *hub) tag(id uuid.UUID) string {
@@ -147,9 +163,10 @@ func (h *hub) connect(sess *melody.Session) {
 	h.s.game.Attach(c.p, time.Now())
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.clients[c] = struct{}{}
+	c.slot = len(h.clients)
+	h.clients = append(h.clients, c)
 	if c.p.Removed() { // by a moderator while this socket opened (server_admin.go)
-		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, adminCloseReason))
+		closeSocket(sess, melody.ClosePolicyViolation, adminCloseReason)
 		return
 	}
 	c.mu.Lock()
@@ -164,7 +181,10 @@ func (h *hub) disconnect(sess *melody.Session) {
 		return
 	}
 	h.mu.Lock()
-	delete(h.clients, c)
+	last := h.clients[len(h.clients)-1]
+	h.clients[c.slot], last.slot = last, c.slot
+	h.clients[len(h.clients)-1] = nil
+	h.clients = h.clients[:len(h.clients)-1]
 	h.mu.Unlock()
 	h.s.metrics.wsDisconnects.Inc()
 	h.s.game.Detach(c.p, time.Now())

@@ -42,6 +42,8 @@ type client struct {
 	mu   sync.Mutex // orders state frames between the click handler and the tick
 	sent stateSig   // the last state sent; guarded by mu
 
+	slot int // index in hub.clients; guarded by hub.mu
+
 	// Flood accounting, touched only by the socket's read goroutine.
 	windowStart time.Time
 	frames      int
@@ -66,7 +68,7 @@ func (c *client) sendState(st game.State, force bool) {
 		return
 	}
 	c.sent = sig
-	c.sess.Write(mustJSON(stateFrame{Type: "state", sessionJSON: newSessionJSON(st, c.tag)}))
+	c.sess.Write(stateFrameJSON(newSessionJSON(st, c.tag)))
 }
 
 func (c *client) sendError(msg string) {
@@ -83,6 +85,18 @@ func (c *client) allowFrame(now time.Time, limit int) bool {
 	return c.frames <= limit
 }
 
+// closeSocket sends a close frame and closes the connection, past the session's send
+// queue: that queue may be full, and a client that floods or is being removed must be
+// closed even when it never reads.
+func closeSocket(sess *melody.Session, code int, reason string) {
+	conn := sess.WebsocketConnection()
+	if conn == nil {
+		return
+	}
+	conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+	conn.Close()
+}
+
 func clientOf(sess *melody.Session) *client {
 	v, _ := sess.Get(clientKey)
 	c, _ := v.(*client)
@@ -96,7 +110,8 @@ func (s *Server) newMelody() *melody.Melody {
 	m.Config.WriteWait = s.cfg.WriteTimeout
 	m.Config.PongWait = pongWait
 	m.Config.PingPeriod = pongWait * 9 / 10
-	m.Upgrader.ReadBufferSize = 1024
+	// A client frame is at most maxFrameBytes, so a larger read buffer is never filled.
+	m.Upgrader.ReadBufferSize = maxFrameBytes
 	m.Upgrader.WriteBufferSize = 4096
 	// Idle sockets hold no write buffer; busy ones borrow one from the pool.
 	m.Upgrader.WriteBufferPool = &sync.Pool{}
@@ -193,7 +208,7 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 	now := time.Now()
 	if !c.allowFrame(now, s.cfg.MaxFramesPerSecond) {
 		s.metrics.framesRefused.WithLabelValues("flood").Inc()
-		sess.CloseWithMsg(melody.FormatCloseMessage(melody.ClosePolicyViolation, "too many frames"))
+		closeSocket(sess, melody.ClosePolicyViolation, "too many frames")
 		return
 	}
 	typ, err := frameType(msg)

@@ -159,6 +159,7 @@ func (h *hub) connect(sess *melody.Session) {
 		return
 	}
 	c.sess = sess
+	close(c.upgraded)
 	h.s.metrics.wsConnects.Inc()
 	h.s.game.Attach(c.p, time.Now())
 	h.mu.Lock()

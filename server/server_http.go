@@ -85,18 +85,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	c.JSON(code, errorJSON{Error: msg})
 }
 
-// accessLog writes one line per request, and one per WebSocket session when it ends,
-// with the duration and the client's real address.
+// accessLog writes one line per request with its duration and the client's real
+// address. A WebSocket upgrade logs status 101 here, and handleWS logs the session
+// when it ends.
 func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
 			r := c.Request()
-			if tag, ok := c.Get(wsTagKey).(string); ok {
-				log.Info("websocket session", "ip", c.RealIP(), "player", tag, "duration", time.Since(start).Round(time.Millisecond))
-				return err
-			}
 			status := c.Response().Status
 			if err != nil {
 				var he *echo.HTTPError

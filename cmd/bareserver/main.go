@@ -70,7 +70,7 @@ func main() {
 	mode := flag.String("mode", "transport", "transport or naive")
 	tick := flag.Duration("tick", 100*time.Millisecond, "broadcast period (transport mode)")
 	rows := flag.Int("rows", 100, "at most this many rows per broadcast (transport mode)")
-	sendQueue := flag.Int("send-queue", 32, "melody MessageBufferSize (the game's server.Config.SendQueue)")
+	sendQueue := flag.Int("send-queue", 16, "melody MessageBufferSize (the game's server.Config.SendQueue)")
 	stock := flag.Bool("stock", false, "use melody's and gorilla's default buffer settings instead of the game's")
 	flag.Parse()
 	if *mode != "transport" && *mode != "naive" {
@@ -90,7 +90,7 @@ func main() {
 	if !*stock {
 		// The game's settings (server/server_ws.go).
 		m.Config.MessageBufferSize = *sendQueue
-		m.Upgrader.ReadBufferSize = 1024
+		m.Upgrader.ReadBufferSize = 512
 		m.Upgrader.WriteBufferSize = 4096
 		m.Upgrader.WriteBufferPool = &sync.Pool{}
 	}

@@ -154,20 +154,7 @@ func (m *Memory) Remove(id uuid.UUID) *Player {
 			break
 		}
 	}
-	t := newTable(len(old.slots))
-	for i := range old.slots {
-		p := old.slots[i].Load()
-		if p == nil || p == found {
-			continue
-		}
-		for j := hash(p.ID) & t.mask; ; j = (j + 1) & t.mask {
-			if t.slots[j].Load() == nil {
-				t.slots[j].Store(p)
-				break
-			}
-		}
-	}
-	s.table.Store(t)
+	s.table.Store(old.copyWithout(len(old.slots), found))
 	s.n.Add(-1)
 	return found
 }

@@ -111,12 +111,7 @@ func (m *Memory) Add(p *Player) (*Player, bool) {
 	if (int(s.n.Load())+1)*2 > len(t.slots) {
 		t = s.grow(t)
 	}
-	for i := h & t.mask; ; i = (i + 1) & t.mask {
-		if t.slots[i].Load() == nil {
-			t.slots[i].Store(p)
-			break
-		}
-	}
+	t.insert(p)
 	s.n.Add(1)
 	return p, true
 }
@@ -124,21 +119,32 @@ func (m *Memory) Add(p *Player) (*Player, bool) {
 // grow copies the table into one twice the size and publishes it. Readers holding the
 // old table still find every player that was in it.
 func (s *shard) grow(old *table) *table {
-	t := newTable(len(old.slots) * 2)
-	for i := range old.slots {
-		p := old.slots[i].Load()
-		if p == nil {
-			continue
-		}
-		for j := hash(p.ID) & t.mask; ; j = (j + 1) & t.mask {
-			if t.slots[j].Load() == nil {
-				t.slots[j].Store(p)
-				break
-			}
-		}
-	}
+	t := old.copyWithout(len(old.slots)*2, nil)
 	s.table.Store(t)
 	return t
+}
+
+// insert puts p in the first free slot of its probe chain. Call with the shard's mutex
+// held, on a table with a free slot.
+func (t *table) insert(p *Player) {
+	for i := hash(p.ID) & t.mask; ; i = (i + 1) & t.mask {
+		if t.slots[i].Load() == nil {
+			t.slots[i].Store(p)
+			return
+		}
+	}
+}
+
+// copyWithout returns a new table of the given size holding every player of t except
+// skip (nil skips nobody).
+func (t *table) copyWithout(size int, skip *Player) *table {
+	c := newTable(size)
+	for i := range t.slots {
+		if p := t.slots[i].Load(); p != nil && p != skip {
+			c.insert(p)
+		}
+	}
+	return c
 }
 
 // Range implements Store.

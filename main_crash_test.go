@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 )
@@ -48,29 +49,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashLog collects a child's output while the test reads it.
-type crashLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *crashLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *crashLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // child is the program running in another process.
 type child struct {
 	cmd  *exec.Cmd
 	addr string
-	log  *crashLog
+	log  *testutil.SyncBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // cmd.Wait's answer, once done
 }
@@ -89,7 +72,7 @@ func crashAddr(t *testing.T) string {
 // the test ends, whatever happens.
 func startChild(t *testing.T, dir string, extra ...string) *child {
 	t.Helper()
-	c := &child{addr: crashAddr(t), log: &crashLog{}, done: make(chan struct{})}
+	c := &child{addr: crashAddr(t), log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	args, _ := json.Marshal(append([]string{"--addr", c.addr, "--data", dir}, extra...))
 	c.cmd = exec.Command(os.Args[0])
 	for _, kv := range os.Environ() {

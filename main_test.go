@@ -3,15 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,10 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/gorilla/websocket"
 )
 
@@ -122,7 +116,7 @@ func startRunEnv(t *testing.T, dir string, getenv func(string) string, extra ...
 	addr = freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	code := make(chan int, 1)
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	args := append([]string{"--addr", addr, "--data", dir, "--snapshot-interval", "1h"}, extra...)
 	go func() {
 		code <- run(ctx, args, getenv, logs, logs)
@@ -242,24 +236,6 @@ func TestMalformedScoresStopTheStart(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the program's logger and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestHealthcheckMode(t *testing.T) {
 	addr, stop := startRun(t, t.TempDir())
 	var out bytes.Buffer
@@ -326,7 +302,7 @@ func TestProfilerOnItsOwnListener(t *testing.T) {
 
 func TestServesTLS(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeTestCert(t, dir)
+	certFile, keyFile := testutil.CertFiles(t, dir)
 	addr, stop := startRun(t, filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile)
 	defer stop()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
@@ -342,29 +318,6 @@ func TestServesTLS(t *testing.T) {
 	if code := run(context.Background(), []string{"--healthcheck", "--addr", addr, "--tls-cert", certFile, "--tls-key", keyFile}, noEnv, &out, &out); code != 0 {
 		t.Fatalf("--healthcheck over TLS: exit %d: %s", code, out.String())
 	}
-}
-
-func writeTestCert(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return certFile, keyFile
 }
 
 func TestSecondProcessOnTheSameDataIsRefused(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
 )
 
 // quoteHandles rewrites a snapshot so that every handle is a quoted CSV field, which
@@ -143,24 +145,6 @@ func TestTruncatedScoresFileLeftUntouched(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer a logger writes to while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func (f *fakeFS) setFail(step string) {
 	f.mu.Lock()
 	f.fail = step
@@ -195,7 +179,7 @@ func TestSnapshotterRunLogsAndRetries(t *testing.T) {
 			e := sampleEngine(t)
 			fsys := newFakeFS()
 			now := at(time.Minute)
-			var logs lockedBuffer
+			var logs testutil.SyncBuffer
 			s := &Snapshotter{Path: path, Interval: 2 * time.Millisecond, Engine: e, FS: fsys,
 				Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}
 			if wrote, err := s.Flush(); !wrote || err != nil {

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 )
@@ -443,25 +443,8 @@ func TestAdminRemove(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAdminAuditLog(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	ts := newTestServer(t, withAdmin, func(c *Config, _ *game.Config) {
 		c.Log = slog.New(slog.NewTextHandler(&logs, nil))
 	})
@@ -488,7 +471,7 @@ func TestAdminAuditLog(t *testing.T) {
 }
 
 func TestAdminShortTokenWarns(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	newTestServer(t, func(c *Config, _ *game.Config) {
 		c.AdminToken = "short"
 		c.Log = slog.New(slog.NewTextHandler(&logs, nil))

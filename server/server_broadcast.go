@@ -28,10 +28,10 @@ type hub struct {
 
 func newHub(s *Server) *hub {
 	return &hub{
-		s:       s,
-		board:   s.game.Board(),
-		stats:   newStatsJSON(s.game.Stats()),
-		tags:    make(map[uuid.UUID]string),
+		s:     s,
+		board: s.game.Board(),
+		stats: newStatsJSON(s.game.Stats()),
+		tags:  make(map[uuid.UUID]string),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/gorilla/websocket"
 )
 
@@ -345,7 +346,7 @@ func newTLSURL(t *testing.T, ts *testServer) string {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: ts.Handler()}
-	certSrv := tlsTestCert(t)
+	certSrv, _, _ := testutil.Cert(t)
 	tl := tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{certSrv}})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -396,9 +397,8 @@ func TestBasePath(t *testing.T) {
 }
 
 func TestAccessLog(t *testing.T) {
-	var mu sync.Mutex
-	var buf bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&lockedWriter{mu: &mu, w: &buf}, nil))
+	var buf testutil.SyncBuffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
 	ts := newTestServer(t, func(c *Config, _ *game.Config) { c.Log = log })
 	p := ts.newPlayer(t)
 	p.join("logged")
@@ -407,9 +407,7 @@ func TestAccessLog(t *testing.T) {
 	s.conn.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		mu.Lock()
 		out := buf.String()
-		mu.Unlock()
 		if strings.Contains(out, "msg=\"websocket session\"") {
 			if !strings.Contains(out, "msg=request method=POST path=/api/session status=200") || !strings.Contains(out, "ip=127.0.0.1") {
 				t.Fatalf("access log lacks the request line:\n%s", out)
@@ -424,15 +422,4 @@ func TestAccessLog(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }

@@ -41,7 +41,6 @@ func upgradeRequest(r *http.Request, c *client) *http.Request {
 	return keep.WithContext(context.WithValue(context.Background(), clientKey{}, c))
 }
 
-
 // clickFrame is the frame nearly every client message is; it skips the JSON decoder.
 var clickFrame = []byte(`{"type":"click"}`)
 

@@ -1,62 +1,18 @@
 // Browser test of a sub-path deployment: the real binary with --base-path /game, as behind
 // a reverse proxy that passes /game/ through unchanged (docs/deploy.md).
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
+  browserSuite,
   byTestId,
   clickTimes,
   expectNumber,
   expectRow,
-  freePort,
   join_,
-  launchBrowser,
-  newPlayer,
   numberIn,
-  removeDir,
-  ServerProcess,
-  tempDataDir,
   waitForLive,
-  type Player,
 } from './harness';
 
-let browser: Browser;
-let servers: ServerProcess[] = [];
-let players: Player[] = [];
-let dirs: string[] = [];
-
-async function startServer(args: string[]): Promise<ServerProcess> {
-  const dir = tempDataDir();
-  dirs.push(dir);
-  const srv = new ServerProcess(await freePort(), dir, args);
-  servers.push(srv);
-  await srv.start(); // waits for /healthz at the root
-  return srv;
-}
-
-async function player(url: string): Promise<Player> {
-  const p = await newPlayer(browser, url);
-  players.push(p);
-  return p;
-}
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  const errors = players.flatMap((p) => p.errors);
-  for (const p of players) await p.context.close().catch(() => {});
-  players = [];
-  for (const s of servers) await s.stop().catch(() => {});
-  servers = [];
-  for (const d of dirs) removeDir(d);
-  dirs = [];
-  expect(errors, 'errors in the page').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const { startServer, player } = browserSuite();
 
 describe('Click the Button under --base-path /game', () => {
   it('serves page, API and WebSocket under /game/ and the probes at the root', async () => {

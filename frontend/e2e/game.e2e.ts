@@ -1,63 +1,20 @@
 // Browser tests against the real server binary (CTB_BIN, default bin/clickthebutton).
-import type { Browser } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
+  browserSuite,
   WAIT,
   boardRows,
   byTestId,
   clickTimes,
   expectNumber,
   expectRow,
-  freePort,
   join_,
-  launchBrowser,
-  newPlayer,
   numberIn,
-  removeDir,
-  ServerProcess,
-  tempDataDir,
   waitForLive,
-  type Player,
+  ServerProcess,
 } from './harness';
 
-let browser: Browser;
-let servers: ServerProcess[] = [];
-let players: Player[] = [];
-let dirs: string[] = [];
-
-async function startServer(extraArgs: string[] = []): Promise<ServerProcess> {
-  const dir = tempDataDir();
-  dirs.push(dir);
-  const srv = new ServerProcess(await freePort(), dir, extraArgs);
-  servers.push(srv);
-  await srv.start();
-  return srv;
-}
-
-async function player(url: string): Promise<Player> {
-  const p = await newPlayer(browser, url);
-  players.push(p);
-  return p;
-}
-
-beforeAll(async () => {
-  browser = await launchBrowser();
-});
-
-afterEach(async () => {
-  const errors = players.flatMap((p) => p.errors);
-  for (const p of players) await p.context.close().catch(() => {});
-  players = [];
-  for (const s of servers) await s.stop().catch(() => {});
-  servers = [];
-  for (const d of dirs) removeDir(d);
-  dirs = [];
-  expect(errors, 'errors in the page').toEqual([]);
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
+const { startServer, player, track } = browserSuite();
 
 describe('Click the Button in a browser', () => {
   it('two players see each other on the leaderboard', async () => {
@@ -101,7 +58,6 @@ describe('Click the Button in a browser', () => {
 
     // Online count drops when Bob leaves.
     await b.context.close();
-    players = players.filter((p) => p !== b);
     await expectNumber(a.page, 'online-count', 1);
   });
 
@@ -170,7 +126,7 @@ describe('Click the Button in a browser', () => {
     expect(await byTestId(a.page, 'click-button').isDisabled()).toBe(true);
 
     const again = new ServerProcess(srv.port, srv.dataDir);
-    servers.push(again);
+    track(again);
     await again.start();
 
     // Backoff is capped at 10 s, so allow a little more than that.

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { vi } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, vi } from 'vitest';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -232,4 +232,65 @@ export async function clickTimes(page: Page, n: number): Promise<void> {
   const button = byTestId(page, 'click-button');
   for (let i = 0; i < n; i++) await button.click();
   await expectNumber(page, 'score', start + n);
+}
+
+/** A test file's browser, servers and players, torn down after each test. */
+export interface Suite {
+  /** Starts the real binary on a free port with a fresh data folder. */
+  startServer(extraArgs?: string[]): Promise<ServerProcess>;
+  /** Opens a new browser context (a new player) on url. */
+  player(url: string): Promise<Player>;
+  /** Stops srv after the test too, like the servers startServer made. */
+  track(srv: ServerProcess): void;
+}
+
+/**
+ * Registers the hooks every browser test file needs: one Chromium for the file; after
+ * each test, close the players, stop the servers, remove their data and fail the test
+ * if any page logged an error.
+ */
+export function browserSuite(): Suite {
+  let browser: Browser | undefined;
+  let servers: ServerProcess[] = [];
+  let players: Player[] = [];
+  let dirs: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+  });
+
+  afterEach(async () => {
+    const errors = players.flatMap((p) => p.errors);
+    for (const p of players) await p.context.close().catch(() => {});
+    players = [];
+    for (const s of servers) await s.stop().catch(() => {});
+    servers = [];
+    for (const d of dirs) removeDir(d);
+    dirs = [];
+    expect(errors, 'errors in the page').toEqual([]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  return {
+    async startServer(extraArgs: string[] = []) {
+      const dir = tempDataDir();
+      dirs.push(dir);
+      const srv = new ServerProcess(await freePort(), dir, extraArgs);
+      servers.push(srv);
+      await srv.start();
+      return srv;
+    },
+    track(srv: ServerProcess) {
+      servers.push(srv);
+    },
+    async player(url: string) {
+      if (!browser) throw new Error('browser not started');
+      const p = await newPlayer(browser, url);
+      players.push(p);
+      return p;
+    },
+  };
 }

@@ -34,9 +34,10 @@ node_modules/.install-stamp: package.json package-lock.json
 
 ## dev: the Go server on :8080 plus Vite's dev server with hot reload on :5173
 dev: deps
-	@echo "Go server on http://127.0.0.1:8080, page with hot reload on http://localhost:5173"
-	@trap 'kill 0' INT TERM EXIT; \
-	go run . --addr 127.0.0.1:8080 --data $(DATA) & \
+	go build -o bin/clickthebutton-dev .
+	@echo "Go server on http://127.0.0.1:8080, page with hot reload on http://localhost:5173 (Ctrl-C stops both)"
+	@./bin/clickthebutton-dev --addr 127.0.0.1:8080 --data $(DATA) & server=$$!; \
+	trap 'kill $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
 	npm run dev
 
 ## test: everything CI runs

@@ -62,11 +62,6 @@ type sessionResponse struct {
 	Rules rulesJSON `json:"rules"`
 }
 
-type stateFrame struct {
-	Type string `json:"type"`
-	sessionJSON
-}
-
 type rowJSON struct {
 	Rank   int    `json:"rank"`
 	Tag    string `json:"tag"`

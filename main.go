@@ -295,7 +295,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, log *slog
 	if err != nil {
 		return err
 	}
-	engine, err := game.New(o.gameConfig(), game.NewMemory())
+	engine, err := game.New(o.gameConfig())
 	if err != nil {
 		return err
 	}
@@ -336,8 +336,8 @@ func serve(ctx context.Context, o options, getenv func(string) string, log *slog
 		MetricsOnMain:       o.metricsAddr == "",
 	}, engine)
 
-	snap := &game.Snapshotter{Path: path, Interval: o.snapshotInterval, Engine: engine, Log: log, Observe: srv.ObserveSnapshot}
-	snap.Prime()
+	snap := &game.Snapshotter{Path: path, Interval: o.snapshotInterval, Source: engine, Log: log, Observe: srv.ObserveSnapshot}
+	snap.Prime(context.Background())
 
 	l, err := net.Listen("tcp", o.addr)
 	if err != nil {
@@ -373,7 +373,7 @@ func serve(ctx context.Context, o options, getenv func(string) string, log *slog
 	serveErr := srv.Serve(ctx, l, 5*time.Second)
 	stopSnap()
 	<-snapDone
-	wrote, err := snap.Flush()
+	wrote, err := snap.Flush(context.Background())
 	if err != nil {
 		return fmt.Errorf("final snapshot: %w", err)
 	}

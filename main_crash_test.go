@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -257,16 +258,18 @@ func (p *crashPlayer) hangUp(t *testing.T) {
 // and returns every player's total by handle.
 func totalsByHandle(t *testing.T, path string) (map[string]int64, int) {
 	t.Helper()
-	e, err := game.New(game.DefaultConfig(), game.NewMemory())
+	e, err := game.New(game.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := game.LoadSnapshot(path, e)
+	totals := map[string]int64{}
+	n, err := game.ReadSnapshotFile(path, func(r game.Record) error {
+		totals[r.Handle] = r.Total
+		return e.Load(r) // refuses what the next start would refuse
+	})
 	if err != nil {
 		t.Fatalf("the scores file does not load: %v", err)
 	}
-	totals := map[string]int64{}
-	e.Records(time.Now(), func(r game.Record) bool { totals[r.Handle] = r.Total; return true })
 	return totals, n
 }
 
@@ -289,16 +292,16 @@ func seedScores(t *testing.T, path string, n int) {
 // rename, folder fsync) of the scores at path, on the same file system.
 func writeCost(t *testing.T, path string) time.Duration {
 	t.Helper()
-	e, _ := game.New(game.DefaultConfig(), game.NewMemory())
+	e, _ := game.New(game.DefaultConfig())
 	if _, err := game.LoadSnapshot(path, e); err != nil {
 		t.Fatal(err)
 	}
 	scratch := filepath.Join(t.TempDir(), game.SnapshotFile)
 	var worst time.Duration
 	for range 3 {
-		s := &game.Snapshotter{Path: scratch, Engine: e}
+		s := &game.Snapshotter{Path: scratch, Source: e}
 		start := time.Now()
-		if _, err := s.Flush(); err != nil {
+		if _, err := s.Flush(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		worst = max(worst, time.Since(start))

@@ -22,17 +22,17 @@ type PlayerInfo struct {
 	Online bool
 }
 
-// Info returns p's stored fields as of now (the idle reset applied, as in a snapshot)
+// info returns p's stored fields as of now (the idle reset applied, as in a snapshot)
 // and whether p is online.
-func (e *Engine) Info(p *Player, now time.Time) PlayerInfo {
+func (e *Engine) info(p *memPlayer, now time.Time) PlayerInfo {
 	return PlayerInfo{Record: e.record(p, now.UnixNano()), Online: p.conns.Load() > 0}
 }
 
-// Reset sets p's score and best to 0 and keeps the lifetime total, so p leaves the
+// reset sets p's score and best to 0 and keeps the lifetime total, so p leaves the
 // board at the next Tick and the next snapshot stores the zeros. p may play on and
 // climb again from 0. A click in flight at the very instant of the reset may still
 // land on top of it.
-func (e *Engine) Reset(p *Player) {
+func (e *Engine) reset(p *memPlayer) {
 	// score before best, so that a reader never sees score above best.
 	p.score.Store(0)
 	p.best.Store(0)
@@ -41,12 +41,12 @@ func (e *Engine) Reset(p *Player) {
 	e.rebuild.Store(true)
 }
 
-// Remove takes the player with id out of the game and returns it, or nil when there is
+// remove takes the player with id out of the game and returns it, or nil when there is
 // none. The player leaves the board at the next Tick and the next snapshot; its clicks
-// leave the total. Whoever still holds the *Player (an open socket) may keep using it
+// leave the total. Whoever still holds the *memPlayer (an open socket) may keep using it
 // harmlessly: its clicks no longer count and it never returns to the board. Restore
 // with the same id later creates a fresh player with no score.
-func (e *Engine) Remove(id uuid.UUID) *Player {
+func (e *Engine) remove(id uuid.UUID) *memPlayer {
 	p := e.store.Remove(id)
 	if p == nil {
 		return nil
@@ -60,9 +60,6 @@ func (e *Engine) Remove(id uuid.UUID) *Player {
 	return p
 }
 
-// Removed reports whether a moderator removed p from the game.
-func (p *Player) Removed() bool { return p.removed.Load() }
-
 // tickRebuild recomputes the board from every player, as Rebuild does, on behalf of
 // Tick. It publishes only when the board changed. Called under tickMu.
 func (e *Engine) tickRebuild() (Update, bool) {
@@ -70,20 +67,19 @@ func (e *Engine) tickRebuild() (Update, bool) {
 	// new best the scan below missed then still reaches the next Tick, even if the
 	// rebuild lowers the threshold it had read.
 	e.threshold.Store(1)
-	top := e.scanTop()
-	if slices.EqualFunc(top, e.board.rows, func(c entry, r Row) bool { return c.row == r }) {
+	u, changed := e.publish(e.scanTop(), false)
+	if !changed {
 		e.restoreThreshold()
-		return Update{}, false
 	}
-	return e.publish(top), true
+	return u, changed
 }
 
-// Find returns the players for which match is true (all of them when match is nil),
+// find returns the players for which match is true (all of them when match is nil),
 // ranked as the board ranks them (best first, then who reached it first, then id),
 // skipping the first offset and returning at most limit; and how many matched in all.
 // It is a full scan of the store, for moderation; its memory follows offset+limit,
 // not the number of players.
-func (e *Engine) Find(match func(*Player) bool, offset, limit int) (page []*Player, matched int) {
+func (e *Engine) find(match func(*memPlayer) bool, offset, limit int) (page []*memPlayer, matched int) {
 	const most = 1 << 30 // more players than one node holds; keeps the sums below from overflowing
 	offset, limit = min(max(offset, 0), most), min(max(limit, 0), most)
 	keep := offset + limit
@@ -101,7 +97,7 @@ func (e *Engine) Find(match func(*Player) bool, offset, limit int) (page []*Play
 			cutoff, full = sel[keep-1].row, true
 		}
 	}
-	e.store.Range(func(p *Player) bool {
+	e.store.Range(func(p *memPlayer) bool {
 		if match != nil && !match(p) {
 			return true
 		}
@@ -110,8 +106,8 @@ func (e *Engine) Find(match func(*Player) bool, offset, limit int) (page []*Play
 			return true
 		}
 		// The board's order; the handle plays no part in it, so it is not read here.
-		r := Row{ID: p.ID, Best: p.best.Load(), BestAt: p.bestAt.Load()}
-		if full && !ranksAbove(r, cutoff) {
+		r := Row{ID: p.id, Best: p.best.Load(), BestAt: p.bestAt.Load()}
+		if full && !RanksAbove(r, cutoff) {
 			return true
 		}
 		sel = append(sel, entry{p, r})
@@ -125,31 +121,32 @@ func (e *Engine) Find(match func(*Player) bool, offset, limit int) (page []*Play
 		return nil, matched
 	}
 	sel = sel[offset:]
-	page = make([]*Player, len(sel))
+	page = make([]*memPlayer, len(sel))
 	for i, c := range sel {
 		page[i] = c.p
 	}
 	return page, matched
 }
 
-// Remove implements Store. Readers never lock, so a slot cannot simply be emptied: that
+// Remove takes the player with id out of the store and returns it, or nil when there
+// is none. Readers never lock, so a slot cannot simply be emptied: that
 // would cut the probe chain of every player stored after it. Instead the shard's table
 // is copied without the player, under the shard's mutex, and published at once;
 // readers holding the old table still find everyone, the removed player included. It
 // costs a pass over one shard, which is fine for a rare moderation action.
-func (m *Memory) Remove(id uuid.UUID) *Player {
+func (m *memStore) Remove(id uuid.UUID) *memPlayer {
 	h := hash(id)
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.table.Load()
-	var found *Player
+	var found *memPlayer
 	for i := h & old.mask; ; i = (i + 1) & old.mask {
 		q := old.slots[i].Load()
 		if q == nil {
 			return nil
 		}
-		if q.ID == id {
+		if q.id == id {
 			found = q
 			break
 		}
@@ -162,8 +159,8 @@ func (m *Memory) Remove(id uuid.UUID) *Player {
 // restoreThreshold sets the threshold from the current board, as publish does.
 // Called under tickMu.
 func (e *Engine) restoreThreshold() {
-	if b := &e.board; len(b.rows) == b.size {
-		e.threshold.Store(b.rows[len(b.rows)-1].Best)
+	if rows := e.board.pub.rows; len(rows) == e.board.size {
+		e.threshold.Store(rows[len(rows)-1].Best)
 	} else {
 		e.threshold.Store(1)
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // climb gives p n counted clicks, each at least a throttle window apart.
-func climb(tb testing.TB, e *Engine, p *Player, n int, start time.Time) {
+func climb(tb testing.TB, e *Engine, p *memPlayer, n int, start time.Time) {
 	tb.Helper()
 	for i := range n {
 		mustClick(tb, e, p, start.Add(time.Duration(i)*time.Second))
@@ -24,7 +24,7 @@ func climb(tb testing.TB, e *Engine, p *Player, n int, start time.Time) {
 
 func mustTick(t *testing.T, e *Engine, prev Update) Update {
 	t.Helper()
-	u, ok := e.Tick()
+	u, ok := e.tick()
 	if !ok {
 		t.Fatal("Tick reported no change")
 	}
@@ -33,10 +33,10 @@ func mustTick(t *testing.T, e *Engine, prev Update) Update {
 }
 
 func TestMemoryRemove(t *testing.T) {
-	m := NewMemory()
+	m := newMemStore()
 	e := newEngine(t, nil)
 	const n = 2000 // many per shard, so probe chains cross removed slots
-	var ps []*Player
+	var ps []*memPlayer
 	for i := range n {
 		p, added := m.Add(e.newPlayer(idN(uint64(i+1)), "p"))
 		if !added {
@@ -47,31 +47,31 @@ func TestMemoryRemove(t *testing.T) {
 	removed := map[uuid.UUID]bool{}
 	for i, p := range ps {
 		if i%3 == 0 {
-			if got := m.Remove(p.ID); got != p {
-				t.Fatalf("Remove(%s) = %p, want %p", p.ID, got, p)
+			if got := m.Remove(p.id); got != p {
+				t.Fatalf("Remove(%s) = %p, want %p", p.id, got, p)
 			}
-			removed[p.ID] = true
+			removed[p.id] = true
 		}
 	}
-	if got := m.Remove(ps[0].ID); got != nil {
+	if got := m.Remove(ps[0].id); got != nil {
 		t.Fatal("second Remove of the same id found a player")
 	}
 	if got := m.Remove(idN(1 << 40)); got != nil {
 		t.Fatal("Remove of an unknown id found a player")
 	}
 	for _, p := range ps {
-		got := m.Get(p.ID)
-		if removed[p.ID] && got != nil || !removed[p.ID] && got != p {
-			t.Fatalf("Get(%s) = %p after removals (removed %v)", p.ID, got, removed[p.ID])
+		got := m.Get(p.id)
+		if removed[p.id] && got != nil || !removed[p.id] && got != p {
+			t.Fatalf("Get(%s) = %p after removals (removed %v)", p.id, got, removed[p.id])
 		}
 	}
 	if want := n - len(removed); m.Len() != want {
 		t.Fatalf("Len %d, want %d", m.Len(), want)
 	}
 	seen := 0
-	m.Range(func(p *Player) bool {
-		if removed[p.ID] {
-			t.Fatalf("Range visits removed %s", p.ID)
+	m.Range(func(p *memPlayer) bool {
+		if removed[p.id] {
+			t.Fatalf("Range visits removed %s", p.id)
 		}
 		seen++
 		return true
@@ -80,8 +80,8 @@ func TestMemoryRemove(t *testing.T) {
 		t.Fatalf("Range saw %d, Len %d", seen, m.Len())
 	}
 	// The id can be used again.
-	again := e.newPlayer(ps[0].ID, "back")
-	if got, added := m.Add(again); !added || got != again || m.Get(ps[0].ID) != again {
+	again := e.newPlayer(ps[0].id, "back")
+	if got, added := m.Add(again); !added || got != again || m.Get(ps[0].id) != again {
 		t.Fatal("re-adding a removed id failed")
 	}
 }
@@ -89,10 +89,10 @@ func TestMemoryRemove(t *testing.T) {
 // TestMemoryRemoveConcurrentReaders: lock-free readers keep finding every player that
 // is not removed while other players of the same shards are removed and added.
 func TestMemoryRemoveConcurrentReaders(t *testing.T) {
-	m := NewMemory()
+	m := newMemStore()
 	e := newEngine(t, nil)
 	const n = 2000
-	stay := make([]*Player, n)
+	stay := make([]*memPlayer, n)
 	for i := range stay {
 		stay[i], _ = m.Add(e.newPlayer(idN(uint64(2*i+1)), "stay"))
 	}
@@ -105,8 +105,8 @@ func TestMemoryRemoveConcurrentReaders(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(r), 1))
 			for !stop.Load() {
 				p := stay[rng.IntN(n)]
-				if m.Get(p.ID) != p {
-					t.Errorf("reader lost %s", p.ID)
+				if m.Get(p.id) != p {
+					t.Errorf("reader lost %s", p.id)
 					return
 				}
 			}
@@ -139,20 +139,20 @@ func TestResetLeavesBoardAtNextTick(t *testing.T) {
 	climb(t, e, b, 3, at(0))
 	climb(t, e, c, 1, at(0))
 	prev := mustTick(t, e, Update{})
-	v, clicks := e.Version(), e.Stats().TotalClicks
+	v, clicks := e.version(), e.Stats().TotalClicks
 
-	e.Reset(b)
-	if e.Version() == v {
+	e.reset(b)
+	if e.version() == v {
 		t.Fatal("Reset did not change Version: the snapshot would miss it")
 	}
 	u := mustTick(t, e, prev)
-	if !slices.Equal(u.Dropped, []uuid.UUID{b.ID}) || len(u.Rows) != 2 {
+	if !slices.Equal(u.Dropped, []uuid.UUID{b.id}) || len(u.Rows) != 2 {
 		t.Fatalf("after reset: rows %v dropped %v", u.Rows, u.Dropped)
 	}
-	if _, ok := e.Tick(); ok {
+	if _, ok := e.tick(); ok {
 		t.Fatal("a second tick after the reset published again")
 	}
-	info := e.Info(b, at(10*time.Second))
+	info := e.info(b, at(10*time.Second))
 	if info.Score != 0 || info.Best != 0 || info.Total != 3 || !info.BestAt.IsZero() || info.Handle != "b" {
 		t.Fatalf("after reset: %+v", info)
 	}
@@ -161,17 +161,17 @@ func TestResetLeavesBoardAtNextTick(t *testing.T) {
 	}
 	// The snapshot has the zeros and loads back.
 	snap := snapshot(t, e, at(10*time.Second))
-	if !bytes.Contains(snap, []byte(b.ID.String()+",b,0,0,3,")) {
+	if !bytes.Contains(snap, []byte(b.id.String()+",b,0,0,3,")) {
 		t.Fatalf("snapshot lacks the reset row:\n%s", snap)
 	}
 	e2 := newEngine(t, nil)
-	if _, err := ReadSnapshot(bytes.NewReader(snap), "scores.csv", e2); err != nil {
+	if _, err := readSnapshot(bytes.NewReader(snap), "scores.csv", e2); err != nil {
 		t.Fatal(err)
 	}
 	// The player plays on from 0 and comes back.
 	mustClick(t, e, b, at(time.Minute))
 	u = mustTick(t, e, u)
-	if r := u.Rows[len(u.Rows)-1]; r.ID != b.ID || r.Best != 1 {
+	if r := u.Rows[len(u.Rows)-1]; r.ID != b.id || r.Best != 1 {
 		t.Fatalf("after playing on: %v", u.Rows)
 	}
 }
@@ -181,31 +181,31 @@ func TestResetOffBoardPublishesNothing(t *testing.T) {
 	a := join(t, e, "a")
 	idle := join(t, e, "idle")
 	climb(t, e, a, 2, at(0))
-	e.Tick()
-	e.Reset(idle) // best was 0 already: the rebuild finds the same board
-	if u, ok := e.Tick(); ok {
+	e.tick()
+	e.reset(idle) // best was 0 already: the rebuild finds the same board
+	if u, ok := e.tick(); ok {
 		t.Fatalf("reset of a player off the board published %+v", u)
 	}
 }
 
 func TestRemoveLeavesBoardAndRefills(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.BoardSize = 3 })
-	var ps []*Player
+	var ps []*memPlayer
 	for i, n := range []int{9, 7, 5, 3, 2} {
 		p := join(t, e, fmt.Sprintf("p%d", i))
 		climb(t, e, p, n, at(0))
 		ps = append(ps, p)
 	}
 	prev := mustTick(t, e, Update{})
-	stats, v := e.Stats(), e.Version()
+	stats, v := e.Stats(), e.version()
 
-	if got := e.Remove(ps[0].ID); got != ps[0] {
+	if got := e.remove(ps[0].id); got != ps[0] {
 		t.Fatalf("Remove returned %p, want %p", got, ps[0])
 	}
-	if e.Remove(ps[0].ID) != nil {
+	if e.remove(ps[0].id) != nil {
 		t.Fatal("removing twice found the player again")
 	}
-	if e.Version() == v {
+	if e.version() == v {
 		t.Fatal("Remove did not change Version")
 	}
 	after := e.Stats()
@@ -213,33 +213,33 @@ func TestRemoveLeavesBoardAndRefills(t *testing.T) {
 		t.Fatalf("stats after remove %+v, before %+v", after, stats)
 	}
 	u := mustTick(t, e, prev) // checks the delta and the board against the oracle
-	if !slices.Equal(u.Dropped, []uuid.UUID{ps[0].ID}) || u.Rows[2].ID != ps[3].ID {
+	if !slices.Equal(u.Dropped, []uuid.UUID{ps[0].id}) || u.Rows[2].ID != ps[3].id {
 		t.Fatalf("after remove: rows %v dropped %v", u.Rows, u.Dropped)
 	}
-	if e.Get(ps[0].ID) != nil {
+	if e.get(ps[0].id) != nil {
 		t.Fatal("removed player still found")
 	}
 
 	// A socket still holding the removed player clicks: nothing counts, and the player
 	// never comes back to the board, even if it was queued.
 	orphan := ps[0]
-	if r := e.Click(orphan, at(time.Hour)); r.Counted {
+	if r := e.click(orphan, at(time.Hour)); r.Counted {
 		t.Fatal("a removed player's click counted")
 	}
 	e.queue(orphan)
-	if _, ok := e.Tick(); ok {
+	if _, ok := e.tick(); ok {
 		t.Fatal("a removed player's queued change published an update")
 	}
 	if e.Stats().TotalClicks != after.TotalClicks {
 		t.Fatal("a removed player's click changed the total")
 	}
 	snap := snapshot(t, e, at(time.Hour))
-	if bytes.Contains(snap, []byte(orphan.ID.String())) {
+	if bytes.Contains(snap, []byte(orphan.id.String())) {
 		t.Fatalf("snapshot still has the removed player:\n%s", snap)
 	}
 	// The same id restored (its cookie) is a fresh player.
-	back := restore(t, e, orphan.ID, "p0")
-	if back == orphan || e.Info(back, at(time.Hour)).Total != 0 {
+	back := restore(t, e, orphan.id, "p0")
+	if back == orphan || e.info(back, at(time.Hour)).Total != 0 {
 		t.Fatal("restore after remove did not give a fresh player")
 	}
 }
@@ -247,12 +247,12 @@ func TestRemoveLeavesBoardAndRefills(t *testing.T) {
 func TestRemoveWhileOnlineKeepsOnlineCount(t *testing.T) {
 	e := newEngine(t, nil)
 	p := join(t, e, "p")
-	e.Attach(p, at(0))
-	if !e.Info(p, at(0)).Online {
+	e.attach(p, at(0))
+	if !e.info(p, at(0)).Online {
 		t.Fatal("attached player not online")
 	}
-	e.Remove(p.ID)
-	e.Detach(p, at(time.Second)) // the socket closes after the removal
+	e.remove(p.id)
+	e.detach(p, at(time.Second)) // the socket closes after the removal
 	if got := e.Stats().Online; got != 0 {
 		t.Fatalf("online %d after the removed player's socket closed", got)
 	}
@@ -263,10 +263,10 @@ func TestRenameReachesBoard(t *testing.T) {
 	p := join(t, e, "rude")
 	climb(t, e, p, 2, at(0))
 	prev := mustTick(t, e, Update{})
-	if _, err := e.Rename(p, "<nope>"); err == nil {
+	if _, err := e.rename(p, "<nope>"); err == nil {
 		t.Fatal("bad handle accepted")
 	}
-	if _, err := e.Rename(p, "polite"); err != nil {
+	if _, err := e.rename(p, "polite"); err != nil {
 		t.Fatal(err)
 	}
 	u := mustTick(t, e, prev)
@@ -278,33 +278,33 @@ func TestRenameReachesBoard(t *testing.T) {
 func TestInfo(t *testing.T) {
 	e := newEngine(t, nil)
 	p := join(t, e, "info")
-	if i := e.Info(p, at(0)); i.ID != p.ID || i.Handle != "info" || !i.LastClick.IsZero() || i.Online || i.Best != 0 {
+	if i := e.info(p, at(0)); i.ID != p.id || i.Handle != "info" || !i.LastClick.IsZero() || i.Online || i.Best != 0 {
 		t.Fatalf("fresh %+v", i)
 	}
 	climb(t, e, p, 3, at(0))
-	i := e.Info(p, at(3*time.Second))
+	i := e.info(p, at(3*time.Second))
 	if i.Score != 3 || i.Best != 3 || i.Total != 3 || !i.LastClick.Equal(at(2*time.Second)) {
 		t.Fatalf("after clicks %+v", i)
 	}
-	if i := e.Info(p, at(time.Hour)); i.Score != 0 || i.Best != 3 {
+	if i := e.info(p, at(time.Hour)); i.Score != 0 || i.Best != 3 {
 		t.Fatalf("idle %+v, want score 0 best 3", i)
 	}
 }
 
 func TestFind(t *testing.T) {
 	e := newEngine(t, nil)
-	want := []*Player{} // in board order
+	want := []*memPlayer{} // in board order
 	for i := range 150 {
 		p := join(t, e, fmt.Sprintf("player %03d", i))
 		climb(t, e, p, i%7, at(time.Duration(i)*time.Minute))
 		want = append(want, p)
 	}
-	rank := func(p *Player) Row { return Row{ID: p.ID, Best: p.best.Load(), BestAt: p.bestAt.Load()} }
-	slices.SortFunc(want, func(a, b *Player) int { return compareEntries(entry{a, rank(a)}, entry{b, rank(b)}) })
+	rank := func(p *memPlayer) Row { return Row{ID: p.id, Best: p.best.Load(), BestAt: p.bestAt.Load()} }
+	slices.SortFunc(want, func(a, b *memPlayer) int { return compareEntries(entry{a, rank(a)}, entry{b, rank(b)}) })
 
 	cases := []struct {
 		name          string
-		match         func(*Player) bool
+		match         func(*memPlayer) bool
 		offset, limit int
 		wantLen, all  int
 	}{
@@ -315,11 +315,11 @@ func TestFind(t *testing.T) {
 		{"past the end", nil, 150, 50, 0, 150},
 		{"count only", nil, 0, 0, 0, 150},
 		{"huge offset", nil, 1 << 62, 500, 0, 150},
-		{"filtered", func(p *Player) bool { return strings.HasSuffix(p.Handle(), "7") }, 0, 500, 15, 15},
+		{"filtered", func(p *memPlayer) bool { return strings.HasSuffix(p.Handle(), "7") }, 0, 500, 15, 15},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			page, all := e.Find(c.match, c.offset, c.limit)
+			page, all := e.find(c.match, c.offset, c.limit)
 			if len(page) != c.wantLen || all != c.all {
 				t.Fatalf("got %d of %d, want %d of %d", len(page), all, c.wantLen, c.all)
 			}
@@ -347,7 +347,7 @@ func TestConcurrentClicksDuringRemove(t *testing.T) {
 		c.ThrottleLimit = 1 << 20
 	})
 	const n = 200
-	ps := make([]*Player, n)
+	ps := make([]*memPlayer, n)
 	for i := range ps {
 		ps[i] = join(t, e, fmt.Sprintf("p%d", i))
 	}
@@ -359,7 +359,7 @@ func TestConcurrentClicksDuringRemove(t *testing.T) {
 			defer clickers.Done()
 			rng := rand.New(rand.NewPCG(uint64(w), 2))
 			for i := 0; !stop.Load() || i < 2000; i++ {
-				e.Click(ps[rng.IntN(n)], time.Now())
+				e.click(ps[rng.IntN(n)], time.Now())
 				if i > 100000 {
 					return
 				}
@@ -370,25 +370,25 @@ func TestConcurrentClicksDuringRemove(t *testing.T) {
 	go func() {
 		defer ticker.Done()
 		for !stop.Load() {
-			e.Tick()
+			e.tick()
 			time.Sleep(100 * time.Microsecond)
 		}
 	}()
 	removed := map[uuid.UUID]bool{}
 	for i := 0; i < n; i += 4 {
 		time.Sleep(50 * time.Microsecond)
-		if e.Remove(ps[i].ID) == nil {
+		if e.remove(ps[i].id) == nil {
 			t.Fatalf("Remove(%d) found nothing", i)
 		}
-		removed[ps[i].ID] = true
-		e.Reset(ps[i+1])
+		removed[ps[i].id] = true
+		e.reset(ps[i+1])
 	}
 	stop.Store(true)
 	clickers.Wait()
 	ticker.Wait()
 
-	e.Tick() // the last rebuild or changes
-	e.Tick()
+	e.tick() // the last rebuild or changes
+	e.tick()
 	b := e.Board()
 	if want := oracle(e, 20); !equalRows(b.Rows, want) {
 		t.Fatalf("board\n%v\nwant\n%v", b.Rows, want)
@@ -402,12 +402,12 @@ func TestConcurrentClicksDuringRemove(t *testing.T) {
 		t.Fatalf("players %d, want %d", got, n-len(removed))
 	}
 	var total int64
-	e.Records(time.Now(), func(r Record) bool {
+	e.records(time.Now(), func(r Record) error {
 		if removed[r.ID] {
 			t.Fatalf("snapshot record for removed %s", r.ID)
 		}
 		total += r.Total
-		return true
+		return nil
 	})
 	// Clicks that raced a removal may be off by a few; nothing more.
 	if got := e.Stats().TotalClicks; got < total || got > total+int64(len(removed))*8 {

@@ -41,7 +41,7 @@ func benchFixture(b *testing.B) *benchGame {
 	benchOnce.Do(func() {
 		start := time.Now()
 		g := &benchGame{base: t0}
-		e, err := New(DefaultConfig(), NewMemory())
+		e, err := New(DefaultConfig())
 		if err != nil {
 			benchErr = err
 			return
@@ -88,7 +88,7 @@ func benchSnapshot(b *testing.B) []byte {
 	g := benchFixture(b)
 	benchCSVOnce.Do(func() {
 		var buf bytes.Buffer
-		if err := WriteSnapshot(&buf, g.e, g.base); err != nil {
+		if err := writeSnapshot(&buf, g.e, g.base); err != nil {
 			benchErr = err
 			return
 		}
@@ -110,7 +110,7 @@ func BenchmarkClick(b *testing.B) {
 		if i%40 == 0 {
 			now = now.Add(time.Second) // 40 clicks a second: never throttled
 		}
-		if !e.Click(p, now).Counted {
+		if !e.click(p, now).Counted {
 			b.Fatal("click refused")
 		}
 	}
@@ -121,7 +121,7 @@ func BenchmarkClickParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
-		p, err := e.Join("clicker")
+		p, err := e.join("clicker")
 		if err != nil {
 			b.Error(err)
 			return
@@ -131,7 +131,7 @@ func BenchmarkClickParallel(b *testing.B) {
 			if i%40 == 0 {
 				now = now.Add(time.Second)
 			}
-			if !e.Click(p, now).Counted {
+			if !e.click(p, now).Counted {
 				b.Error("click refused")
 				return
 			}
@@ -142,11 +142,11 @@ func BenchmarkClickParallel(b *testing.B) {
 func BenchmarkState(b *testing.B) {
 	e := newEngine(b, nil)
 	p := join(b, e, "p")
-	e.Click(p, t0)
+	e.click(p, t0)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e.State(p, t0)
+		e.stateAt(p, t0)
 	}
 }
 
@@ -155,7 +155,7 @@ func BenchmarkGet(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if g.e.Get(g.ids[i%benchPlayers]) == nil {
+		if g.e.get(g.ids[i%benchPlayers]) == nil {
 			b.Fatal("player not found")
 		}
 	}
@@ -167,7 +167,7 @@ func BenchmarkGetParallel(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for i := rand.IntN(benchPlayers); pb.Next(); i++ {
-			if g.e.Get(g.ids[i%benchPlayers]) == nil {
+			if g.e.get(g.ids[i%benchPlayers]) == nil {
 				b.Error("player not found")
 				return
 			}
@@ -185,7 +185,7 @@ func BenchmarkTick1M(b *testing.B) {
 	for _, mode := range []string{"fold", "enter"} {
 		b.Run(mode, func(b *testing.B) {
 			g := benchFixture(b)
-			g.e.Tick() // fold whatever an earlier benchmark left queued
+			g.e.tick() // fold whatever an earlier benchmark left queued
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -196,14 +196,14 @@ func BenchmarkTick1M(b *testing.B) {
 					now = g.base.Add(-time.Hour - g.clock)
 				}
 				for j := 0; j < changed; j++ {
-					p := g.e.Get(g.ids[g.perm[g.next]])
+					p := g.e.get(g.ids[g.perm[g.next]])
 					g.next = (g.next + 1) % benchPlayers
-					if !g.e.Click(p, now).Counted {
+					if !g.e.click(p, now).Counted {
 						b.Fatal("click refused")
 					}
 				}
 				b.StartTimer()
-				g.e.Tick()
+				g.e.tick()
 			}
 		})
 	}
@@ -215,7 +215,7 @@ func BenchmarkSnapshotWrite1M(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := WriteSnapshot(io.Discard, g.e, g.base); err != nil {
+		if err := writeSnapshot(io.Discard, g.e, g.base); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -227,11 +227,11 @@ func BenchmarkSnapshotLoad1M(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		e, err := New(DefaultConfig(), NewMemory())
+		e, err := New(DefaultConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
-		n, err := ReadSnapshot(bytes.NewReader(data), "bench.csv", e)
+		n, err := readSnapshot(bytes.NewReader(data), "bench.csv", e)
 		if err != nil || n != benchPlayers {
 			b.Fatalf("ReadSnapshot = %d, %v", n, err)
 		}

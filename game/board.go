@@ -31,31 +31,28 @@ type Update struct {
 // board is the engine's top list. It is touched only under Engine.tickMu.
 type board struct {
 	size    int
-	seq     uint64
-	players []*Player // players of rows, same order
-	rows    []Row
+	players []*memPlayer // players of pub's rows, same order
+	pub     Publisher
 
 	// Scratch space reused across ticks, so that a tick allocates only what it publishes.
-	changed   []*Player
-	inChanged map[*Player]bool // changed players; true for those on the board
-	old       map[*Player]Row
+	changed   []*memPlayer
+	inChanged map[*memPlayer]bool // changed players; true for those on the board
 	cand      []entry
 }
 
 type entry struct {
-	p   *Player
+	p   *memPlayer
 	row Row
 }
 
 func (b *board) init(size int) {
 	b.size = size
-	b.inChanged = make(map[*Player]bool)
-	b.old = make(map[*Player]Row)
+	b.inChanged = make(map[*memPlayer]bool)
 }
 
-// ranksAbove orders rows: higher best first, then who reached it first, then by id so
+// RanksAbove orders rows: higher best first, then who reached it first, then by id so
 // that the order is total and every node agrees on it.
-func ranksAbove(a, b Row) bool {
+func RanksAbove(a, b Row) bool {
 	if a.Best != b.Best {
 		return a.Best > b.Best
 	}
@@ -67,25 +64,25 @@ func ranksAbove(a, b Row) bool {
 
 func compareEntries(a, b entry) int {
 	switch {
-	case ranksAbove(a.row, b.row):
+	case RanksAbove(a.row, b.row):
 		return -1
-	case ranksAbove(b.row, a.row):
+	case RanksAbove(b.row, a.row):
 		return 1
 	}
 	return 0
 }
 
-func rowOf(p *Player) Row {
+func rowOf(p *memPlayer) Row {
 	if p.removed.Load() {
-		return Row{ID: p.ID} // best 0: a removed player is never on the board
+		return Row{ID: p.id} // best 0: a removed player is never on the board
 	}
-	return Row{ID: p.ID, Handle: p.Handle(), Best: p.best.Load(), BestAt: p.bestAt.Load()}
+	return Row{ID: p.id, Handle: p.Handle(), Best: p.best.Load(), BestAt: p.bestAt.Load()}
 }
 
-// Tick folds the players that changed since the last tick into the leaderboard. Its
+// tick folds the players that changed since the last tick into the leaderboard. Its
 // cost grows with the number of changed players, not with the number of players. It
 // reports false when the board did not change.
-func (e *Engine) Tick() (Update, bool) {
+func (e *Engine) tick() (Update, bool) {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
 	if e.rebuild.Swap(false) {
@@ -115,13 +112,14 @@ func (e *Engine) Tick() (Update, bool) {
 	for _, p := range changed {
 		b.inChanged[p] = false
 	}
+	rows := b.pub.rows
 	cand := b.cand[:0]
 	for i, p := range b.players {
 		if _, ok := b.inChanged[p]; ok {
 			b.inChanged[p] = true // changed and on the board: re-ranked below
 			continue
 		}
-		cand = append(cand, entry{p, b.rows[i]})
+		cand = append(cand, entry{p, rows[i]})
 	}
 	kept := len(cand)
 	for _, p := range changed {
@@ -131,7 +129,7 @@ func (e *Engine) Tick() (Update, bool) {
 		}
 		// A player who cannot beat the current last row of a full board is skipped
 		// before sorting; it cannot be on the new board.
-		if len(b.rows) == b.size && !ranksAbove(r, b.rows[len(b.rows)-1]) && !b.inChanged[p] {
+		if len(rows) == b.size && !RanksAbove(r, rows[len(rows)-1]) && !b.inChanged[p] {
 			continue
 		}
 		cand = append(cand, entry{p, r})
@@ -145,50 +143,36 @@ func (e *Engine) Tick() (Update, bool) {
 	if len(cand) > b.size {
 		cand = cand[:b.size]
 	}
-	if slices.EqualFunc(cand, b.rows, func(c entry, r Row) bool { return c.row == r }) {
-		// Changed players on the board kept their rows (a rename to the same handle).
+	return e.publish(cand, false)
+}
+
+// publish makes cand the board, unless it holds the same rows (a rename to the same
+// handle) and force is false. Called under tickMu.
+func (e *Engine) publish(cand []entry, force bool) (Update, bool) {
+	b := &e.board
+	rows := make([]Row, len(cand))
+	for i, c := range cand {
+		rows[i] = c.row
+	}
+	var u Update
+	if force {
+		u = b.pub.publish(rows)
+	} else if u, force = b.pub.Publish(rows); !force {
 		return Update{}, false
 	}
-	return e.publish(cand), true
-}
-
-// publish makes cand the board and computes what changed. Called under tickMu.
-func (e *Engine) publish(cand []entry) Update {
-	b := &e.board
-	clear(b.old)
-	for i, p := range b.players {
-		b.old[p] = b.rows[i]
-	}
-	u := Update{Rows: make([]Row, len(cand))}
-	players := make([]*Player, len(cand))
+	b.players = make([]*memPlayer, len(cand))
 	for i, c := range cand {
-		u.Rows[i] = c.row
-		players[i] = c.p
-		old, ok := b.old[c.p]
-		if !ok || old != c.row {
-			u.Changed = append(u.Changed, i)
-		}
-		delete(b.old, c.p)
+		b.players[i] = c.p
 	}
-	for p := range b.old {
-		u.Dropped = append(u.Dropped, p.ID)
-	}
-	b.seq++
-	u.Seq = b.seq
-	b.players, b.rows = players, u.Rows
-	if len(u.Rows) == b.size {
-		e.threshold.Store(u.Rows[len(u.Rows)-1].Best)
-	} else {
-		e.threshold.Store(1)
-	}
-	return u
+	e.restoreThreshold()
+	return u, true
 }
 
-// Board returns the current leaderboard.
+// Board implements Backend.
 func (e *Engine) Board() Update {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
-	return Update{Seq: e.board.seq, Rows: e.board.rows}
+	return e.board.pub.Board()
 }
 
 // Rebuild recomputes the leaderboard from every player. It costs a pass over all
@@ -196,7 +180,8 @@ func (e *Engine) Board() Update {
 func (e *Engine) Rebuild() Update {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
-	return e.publish(e.scanTop())
+	u, _ := e.publish(e.scanTop(), true)
+	return u
 }
 
 // scanTop returns the board's rows computed from every player. Called under tickMu.
@@ -204,12 +189,12 @@ func (e *Engine) scanTop() []entry {
 	b := &e.board
 	// A bounded selection: keep the best b.size entries seen so far, sorted.
 	top := make([]entry, 0, b.size+1)
-	e.store.Range(func(p *Player) bool {
+	e.store.Range(func(p *memPlayer) bool {
 		r := rowOf(p)
 		if r.Best == 0 {
 			return true
 		}
-		if len(top) == b.size && !ranksAbove(r, top[len(top)-1].row) {
+		if len(top) == b.size && !RanksAbove(r, top[len(top)-1].row) {
 			return true
 		}
 		i, _ := slices.BinarySearchFunc(top, entry{p, r}, compareEntries)
@@ -220,4 +205,50 @@ func (e *Engine) scanTop() []entry {
 		return true
 	})
 	return top
+}
+
+// Publisher numbers the leaderboards a backend publishes and says what changed from
+// one to the next. It is not safe for concurrent use.
+type Publisher struct {
+	seq  uint64
+	rows []Row
+	old  map[uuid.UUID]Row // scratch, reused
+}
+
+// Board returns the last published board.
+func (p *Publisher) Board() Update { return Update{Seq: p.seq, Rows: p.rows} }
+
+// Publish makes rows the board, best first, and returns the Update from the previous
+// one; it reports false, and publishes nothing, when rows equal the current board.
+// rows must not be modified afterwards.
+func (p *Publisher) Publish(rows []Row) (Update, bool) {
+	if p.seq > 0 && slices.Equal(rows, p.rows) {
+		return Update{}, false
+	}
+	return p.publish(rows), true
+}
+
+// publish is Publish even when nothing changed.
+func (p *Publisher) publish(rows []Row) Update {
+	if p.old == nil {
+		p.old = make(map[uuid.UUID]Row, len(rows))
+	}
+	clear(p.old)
+	for _, r := range p.rows {
+		p.old[r.ID] = r
+	}
+	u := Update{Rows: rows}
+	for i, r := range rows {
+		if old, ok := p.old[r.ID]; !ok || old != r {
+			u.Changed = append(u.Changed, i)
+		}
+		delete(p.old, r.ID)
+	}
+	for id := range p.old {
+		u.Dropped = append(u.Dropped, id)
+	}
+	p.seq++
+	u.Seq = p.seq
+	p.rows = rows
+	return u
 }

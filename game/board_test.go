@@ -15,11 +15,11 @@ import (
 // (highest first), then by who reached it first, then by id; the first n.
 func oracle(e *Engine, n int) []Row {
 	var rows []Row
-	e.Records(t0, func(r Record) bool {
+	e.records(t0, func(r Record) error {
 		if r.Best > 0 {
 			rows = append(rows, Row{ID: r.ID, Handle: r.Handle, Best: r.Best, BestAt: r.BestAt.UnixNano()})
 		}
-		return true
+		return nil
 	})
 	slices.SortFunc(rows, func(a, b Row) int {
 		switch {
@@ -160,9 +160,9 @@ func runBoardRandom(t *testing.T, seed uint64, size, players, ticks int) {
 		// Short idle reset: scores fall back to 0 often, so bests tie often.
 		c.IdleReset = 3 * time.Second
 	})
-	var ps []*Player
+	var ps []*memPlayer
 	addPlayer := func() {
-		var p *Player
+		var p *memPlayer
 		if rng.IntN(4) == 0 {
 			// Small, fixed ids: ties on time are broken by id.
 			p = restore(t, e, idN(uint64(len(ps))), "fixed")
@@ -188,7 +188,7 @@ func runBoardRandom(t *testing.T, seed uint64, size, players, ticks int) {
 			// A few players rename.
 			for i := 0; i < 1+rng.IntN(3); i++ {
 				p := ps[rng.IntN(len(ps))]
-				if _, err := e.Rename(p, fmt.Sprintf("r%d", rng.IntN(5))); err != nil {
+				if _, err := e.rename(p, fmt.Sprintf("r%d", rng.IntN(5))); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -198,7 +198,7 @@ func runBoardRandom(t *testing.T, seed uint64, size, players, ticks int) {
 			for i := 0; i < n; i++ {
 				p := ps[rng.IntN(len(ps))]
 				for k := rng.IntN(6); k > 0; k-- {
-					e.Click(p, now)
+					e.click(p, now)
 				}
 				if rng.IntN(3) == 0 {
 					now = now.Add(time.Millisecond)
@@ -210,7 +210,7 @@ func runBoardRandom(t *testing.T, seed uint64, size, players, ticks int) {
 		if rng.IntN(25) == 0 {
 			u, ok = e.Rebuild(), true
 		} else {
-			u, ok = e.Tick()
+			u, ok = e.tick()
 		}
 		if !ok {
 			if want := oracle(e, size); !equalRows(prev.Rows, want) {
@@ -231,20 +231,20 @@ func runBoardRandom(t *testing.T, seed uint64, size, players, ticks int) {
 
 func TestTickNoChanges(t *testing.T) {
 	e := newEngine(t, nil)
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("tick on an empty game: %+v", u)
 	}
 	p := join(t, e, "p")
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("a join without clicks changed the board: %+v", u)
 	}
 	mustClick(t, e, p, t0)
-	u, ok := e.Tick()
+	u, ok := e.tick()
 	if !ok || u.Seq != 1 || len(u.Rows) != 1 || !slices.Equal(u.Changed, []int{0}) {
 		t.Fatalf("first click: %v %+v", ok, u)
 	}
 	for i := 0; i < 3; i++ {
-		if u, ok := e.Tick(); ok {
+		if u, ok := e.tick(); ok {
 			t.Fatalf("tick %d without clicks: %+v", i, u)
 		}
 	}
@@ -253,14 +253,14 @@ func TestTickNoChanges(t *testing.T) {
 	}
 	// A click after an idle reset does not raise the best: no change.
 	mustClick(t, e, p, at(time.Hour))
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("a click below the best changed the board: %+v", u)
 	}
 	// A rename to the same handle changes nothing on the board.
-	if _, err := e.Rename(p, "p"); err != nil {
+	if _, err := e.rename(p, "p"); err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("a rename to the same handle changed the board: %+v", u)
 	}
 	if e.Board().Seq != 1 {
@@ -271,19 +271,19 @@ func TestTickNoChanges(t *testing.T) {
 func TestClicksFarBelowFullBoard(t *testing.T) {
 	const size = 10
 	e := newEngine(t, func(c *Config) { c.BoardSize = size })
-	top := make([]*Player, size)
+	top := make([]*memPlayer, size)
 	for i := range top {
 		top[i] = join(t, e, "top")
 		for j := 0; j < 40; j++ {
 			mustClick(t, e, top[i], at(time.Duration(j)*time.Second))
 		}
 	}
-	u, ok := e.Tick()
+	u, ok := e.tick()
 	if !ok || len(u.Rows) != size {
 		t.Fatalf("full board: %v %d rows", ok, len(u.Rows))
 	}
 	seq := u.Seq
-	low := make([]*Player, 50)
+	low := make([]*memPlayer, 50)
 	for i := range low {
 		low[i] = join(t, e, "low")
 		for j := 0; j < 20; j++ {
@@ -296,14 +296,14 @@ func TestClicksFarBelowFullBoard(t *testing.T) {
 			t.Fatalf("lane %d has queued players", i)
 		}
 	}
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("clicks far below the board changed it: %+v", u)
 	}
 	// Reaching the last row's best at a later time is not enough either.
 	for j := 20; j < 40; j++ {
 		mustClick(t, e, low[0], at(time.Duration(j)*time.Second+time.Millisecond))
 	}
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("a tie reached later entered the board: %+v", u)
 	}
 	if e.Board().Seq != seq {
@@ -312,8 +312,8 @@ func TestClicksFarBelowFullBoard(t *testing.T) {
 	// One more click beats the last row.
 	prev := e.Board()
 	mustClick(t, e, low[0], at(time.Minute))
-	u, ok = e.Tick()
-	if !ok || u.Rows[0].ID != low[0].ID || len(u.Dropped) != 1 {
+	u, ok = e.tick()
+	if !ok || u.Rows[0].ID != low[0].id || len(u.Dropped) != 1 {
 		t.Fatalf("new leader: %v %+v", ok, u)
 	}
 	checkUpdate(t, e, prev, u, size)
@@ -324,12 +324,12 @@ func TestRebuildEqualsOracle(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, uint64(size)))
 			e := newEngine(t, func(c *Config) { c.BoardSize = size; c.ThrottleLimit = 1 << 20 })
-			ps := make([]*Player, 500)
+			ps := make([]*memPlayer, 500)
 			for i := range ps {
 				ps[i] = join(t, e, "p")
 			}
 			for i := 0; i < 5000; i++ {
-				e.Click(ps[rng.IntN(len(ps))], at(time.Duration(rng.IntN(100))*time.Millisecond))
+				e.click(ps[rng.IntN(len(ps))], at(time.Duration(rng.IntN(100))*time.Millisecond))
 			}
 			prev := e.Board()
 			u := e.Rebuild()
@@ -340,7 +340,7 @@ func TestRebuildEqualsOracle(t *testing.T) {
 				t.Fatalf("second rebuild: %+v", again)
 			}
 			// The queued players of the clicks are folded by the next tick without harm.
-			if u2, ok := e.Tick(); ok {
+			if u2, ok := e.tick(); ok {
 				checkUpdate(t, e, again, u2, size)
 			}
 		})
@@ -349,19 +349,19 @@ func TestRebuildEqualsOracle(t *testing.T) {
 
 func TestUpdateRowsAreNotModified(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.BoardSize = 3 })
-	ps := make([]*Player, 5)
+	ps := make([]*memPlayer, 5)
 	for i := range ps {
 		ps[i] = join(t, e, fmt.Sprint("p", i))
 		mustClick(t, e, ps[i], at(time.Duration(i)*time.Second))
 	}
-	u1, _ := e.Tick()
+	u1, _ := e.tick()
 	keep := slices.Clone(u1.Rows)
 	for i := 0; i < 4; i++ {
 		for _, p := range ps {
 			mustClick(t, e, p, at(time.Minute+time.Duration(i)*time.Second))
 		}
-		e.Rename(ps[4], "x")
-		e.Tick()
+		e.rename(ps[4], "x")
+		e.tick()
 	}
 	e.Rebuild()
 	if !equalRows(u1.Rows, keep) {

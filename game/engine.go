@@ -27,6 +27,10 @@ type Config struct {
 	IdleReset time.Duration
 	// BoardSize is the number of rows on the leaderboard.
 	BoardSize int
+	// Now is the clock of the rules: throttle windows, the idle reset and who reached
+	// a best first. nil means the backend's own: time.Now in memory, the Redis server's
+	// TIME in Redis. Tests set it to drive time by hand.
+	Now func() time.Time
 }
 
 // DefaultConfig returns the rules of the game as designed.
@@ -65,18 +69,20 @@ type lane struct {
 	clicks  atomic.Int64           // counted clicks
 	refused atomic.Int64           // click attempts refused by the throttle
 	edits   atomic.Int64           // joins, renames and other changes that are not clicks
-	changed atomic.Pointer[Player] // players whose row may have changed since the last tick
+	changed atomic.Pointer[memPlayer] // players whose row may have changed since the last tick
 	_       [32]byte
 }
 
 // ReturnAfter is how long a player must have been away to count as returning.
 const ReturnAfter = 30 * time.Minute
 
-// Engine applies the rules to the players of a Store. All its methods are safe for
-// concurrent use; Click, State and Get never lock.
+// Engine is the in-memory Backend: the whole game in one process, its players in a
+// lock-free sharded table. All its methods are safe for concurrent use; Click, State
+// and Get never lock, and a click allocates nothing.
 type Engine struct {
 	cfg        Config
-	store      Store
+	now        func() time.Time
+	store      *memStore
 	lanes      [laneCount]lane
 	online     atomic.Int64
 	peakOnline atomic.Int64
@@ -96,28 +102,30 @@ type Engine struct {
 	board  board      // guarded by tickMu
 }
 
-// New returns an engine over store. cfg must pass Validate.
-func New(cfg Config, store Store) (*Engine, error) {
+// New returns an empty in-memory game. cfg must pass Validate.
+func New(cfg Config) (*Engine, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, store: store}
+	e := &Engine{cfg: cfg, now: cfg.Now, store: newMemStore()}
+	if e.now == nil {
+		e.now = time.Now
+	}
 	e.board.init(cfg.BoardSize)
 	e.threshold.Store(1)
 	return e, nil
 }
 
-// Config returns the rules in force.
+// Config implements Backend.
 func (e *Engine) Config() Config { return e.cfg }
 
-func (e *Engine) newPlayer(id uuid.UUID, handle string) *Player {
-	p := &Player{ID: id, lane: &e.lanes[hash(id)&(laneCount-1)]}
+func (e *Engine) newPlayer(id uuid.UUID, handle string) *memPlayer {
+	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)]}
 	p.handle.Store(&handle)
 	return p
 }
 
-// Join creates a new player with a fresh random id.
-func (e *Engine) Join(rawHandle string) (*Player, error) {
+func (e *Engine) join(rawHandle string) (*memPlayer, error) {
 	h, err := NormalizeHandle(rawHandle)
 	if err != nil {
 		return nil, err
@@ -131,13 +139,9 @@ func (e *Engine) Join(rawHandle string) (*Player, error) {
 	}
 }
 
-// Get returns the player with id, or nil.
-func (e *Engine) Get(id uuid.UUID) *Player { return e.store.Get(id) }
+func (e *Engine) get(id uuid.UUID) *memPlayer { return e.store.Get(id) }
 
-// Restore returns the player with id, creating it with rawHandle and no score when it is
-// unknown: a player who holds a valid signed identity from before the last snapshot
-// was written (a crash, a restored backup) gets that identity back.
-func (e *Engine) Restore(id uuid.UUID, rawHandle string) (*Player, error) {
+func (e *Engine) restore(id uuid.UUID, rawHandle string) (*memPlayer, error) {
 	if p := e.store.Get(id); p != nil {
 		return p, nil
 	}
@@ -152,8 +156,7 @@ func (e *Engine) Restore(id uuid.UUID, rawHandle string) (*Player, error) {
 	return p, nil
 }
 
-// Rename changes a player's handle and keeps the scores. It returns the stored handle.
-func (e *Engine) Rename(p *Player, rawHandle string) (string, error) {
+func (e *Engine) rename(p *memPlayer, rawHandle string) (string, error) {
 	h, err := NormalizeHandle(rawHandle)
 	if err != nil {
 		return "", err
@@ -171,8 +174,8 @@ type ClickResult struct {
 	Counted bool
 }
 
-// Click applies one click attempt by p at now. It takes no lock and allocates nothing.
-func (e *Engine) Click(p *Player, now time.Time) ClickResult {
+// click applies one click attempt by p at now. It takes no lock and allocates nothing.
+func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 	t := now.UnixNano()
 	penalty := int64(e.cfg.ThrottlePenalty)
 
@@ -228,7 +231,7 @@ func (e *Engine) Click(p *Player, now time.Time) ClickResult {
 // countAttempt records one attempt in p's current throttle window and returns how many
 // attempts the window holds now. A window starts at the first attempt after the
 // previous one ended.
-func (e *Engine) countAttempt(p *Player, t int64) int {
+func (e *Engine) countAttempt(p *memPlayer, t int64) int {
 	ms := uint64(t / int64(time.Millisecond))
 	windowMs := uint64(e.cfg.ThrottleWindow / time.Millisecond)
 	for {
@@ -246,36 +249,14 @@ func (e *Engine) countAttempt(p *Player, t int64) int {
 	}
 }
 
-// State returns what p sees of themselves at now.
-func (e *Engine) State(p *Player, now time.Time) State { return e.state(p, now.UnixNano()) }
+func (e *Engine) state(p *memPlayer, t int64) State { return e.cfg.StateOf(p.view(), t) }
 
-func (e *Engine) state(p *Player, t int64) State {
-	s := State{
-		Handle: p.Handle(),
-		Score:  p.score.Load(),
-		Best:   p.best.Load(),
-		Total:  p.total.Load(),
-	}
-	if last := p.lastClick.Load(); last != 0 && t-last >= int64(e.cfg.IdleReset) {
-		s.Score, s.IdleReset = 0, true
-	}
-	if v := p.violation.Load(); v != 0 && t-v < int64(e.cfg.ThrottlePenalty) {
-		s.Throttled = true
-		// The next click counts at nextAllowed, or when the throttle lifts a full
-		// penalty after the last violation, whichever comes first.
-		if next := min(p.nextAllowed.Load(), v+int64(e.cfg.ThrottlePenalty)); next > t {
-			s.RetryAfter = time.Duration(next - t)
-		}
-	}
-	return s
-}
-
-// Attach records that p opened a socket; Detach that one closed. Online counts the
+// attach records that p opened a socket; detach that one closed. Online counts the
 // players with at least one open socket.
 //
-// Attach reports whether p is a returning player: one who comes online after at least
+// attach reports whether p is a returning player: one who comes online after at least
 // ReturnAfter without a click or an open socket.
-func (e *Engine) Attach(p *Player, now time.Time) (returning bool) {
+func (e *Engine) attach(p *memPlayer, now time.Time) (returning bool) {
 	if p.conns.Add(1) != 1 {
 		return false
 	}
@@ -294,8 +275,7 @@ func (e *Engine) Attach(p *Player, now time.Time) (returning bool) {
 	return false
 }
 
-// Detach is the counterpart of Attach.
-func (e *Engine) Detach(p *Player, now time.Time) {
+func (e *Engine) detach(p *memPlayer, now time.Time) {
 	if p.conns.Add(-1) == 0 {
 		p.lastLeft.Store(now.UnixNano())
 		e.online.Add(-1)
@@ -336,8 +316,8 @@ func (e *Engine) Stats() Stats {
 	}
 }
 
-// Version changes whenever anything that a snapshot stores has changed.
-func (e *Engine) Version() int64 {
+// version changes whenever anything that a snapshot stores has changed.
+func (e *Engine) version() int64 {
 	var v int64
 	for i := range e.lanes {
 		v += e.lanes[i].clicks.Load() + e.lanes[i].edits.Load()
@@ -348,7 +328,7 @@ func (e *Engine) Version() int64 {
 // queue puts p on its lane's changed list unless it is there already. The list is an
 // intrusive Treiber stack: pushes race with each other through a CAS, and the tick
 // takes the whole list at once with a swap, so there is no ABA hazard.
-func (e *Engine) queue(p *Player) {
+func (e *Engine) queue(p *memPlayer) {
 	if !p.queued.CompareAndSwap(false, true) {
 		return
 	}
@@ -362,17 +342,22 @@ func (e *Engine) queue(p *Player) {
 	}
 }
 
-// Records calls fn with a copy of every player's stored fields as of now, the idle reset
-// applied, until fn returns false. Clicks go on meanwhile.
-func (e *Engine) Records(now time.Time, fn func(Record) bool) {
+// records calls fn with a copy of every player's stored fields as of now, the idle reset
+// applied, until fn returns an error, which it returns. Clicks go on meanwhile.
+func (e *Engine) records(now time.Time, fn func(Record) error) error {
 	t := now.UnixNano()
-	e.store.Range(func(p *Player) bool { return fn(e.record(p, t)) })
+	var err error
+	e.store.Range(func(p *memPlayer) bool {
+		err = fn(e.record(p, t))
+		return err == nil
+	})
+	return err
 }
 
 // record copies p's stored fields as of t, the idle reset applied.
-func (e *Engine) record(p *Player, t int64) Record {
+func (e *Engine) record(p *memPlayer, t int64) Record {
 	r := Record{
-		ID:        p.ID,
+		ID:        p.id,
 		Handle:    p.Handle(),
 		Score:     p.score.Load(),
 		Best:      p.best.Load(),
@@ -393,8 +378,30 @@ func (e *Engine) record(p *Player, t int64) Record {
 }
 
 // Load adds a player from a snapshot record. It refuses duplicate ids, invalid handles
-// and numbers that break the rules' invariants. Call Rebuild once all are loaded.
+// and numbers that break the rules' invariants (CheckRecord). Call Rebuild once all
+// are loaded.
 func (e *Engine) Load(r Record) error {
+	if err := CheckRecord(r); err != nil {
+		return err
+	}
+	p := e.newPlayer(r.ID, r.Handle)
+	p.score.Store(r.Score)
+	p.best.Store(r.Best)
+	p.total.Store(r.Total)
+	p.lastClick.Store(unixNano(r.LastClick))
+	p.bestAt.Store(unixNano(r.BestAt))
+	if _, added := e.store.Add(p); !added {
+		return fmt.Errorf("duplicate id %s", r.ID)
+	}
+	// Counting the loaded clicks keeps the game's total right across restarts.
+	p.lane.clicks.Add(r.Total)
+	return nil
+}
+
+// CheckRecord reports what is wrong with a record from a snapshot: a handle that is
+// invalid or not in normal form, or numbers that break the rules' invariants
+// (0 <= score <= best <= total).
+func CheckRecord(r Record) error {
 	h, err := NormalizeHandle(r.Handle)
 	if err != nil {
 		return fmt.Errorf("handle %q: %w", r.Handle, err)
@@ -410,16 +417,5 @@ func (e *Engine) Load(r Record) error {
 	case r.Best > r.Total:
 		return fmt.Errorf("best %d is above total %d", r.Best, r.Total)
 	}
-	p := e.newPlayer(r.ID, h)
-	p.score.Store(r.Score)
-	p.best.Store(r.Best)
-	p.total.Store(r.Total)
-	p.lastClick.Store(unixNano(r.LastClick))
-	p.bestAt.Store(unixNano(r.BestAt))
-	if _, added := e.store.Add(p); !added {
-		return fmt.Errorf("duplicate id %s", r.ID)
-	}
-	// Counting the loaded clicks keeps the game's total right across restarts.
-	p.lane.clicks.Add(r.Total)
 	return nil
 }

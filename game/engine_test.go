@@ -22,16 +22,16 @@ func newEngine(tb testing.TB, mod func(*Config)) *Engine {
 	if mod != nil {
 		mod(&cfg)
 	}
-	e, err := New(cfg, NewMemory())
+	e, err := New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	return e
 }
 
-func join(tb testing.TB, e *Engine, handle string) *Player {
+func join(tb testing.TB, e *Engine, handle string) *memPlayer {
 	tb.Helper()
-	p, err := e.Join(handle)
+	p, err := e.join(handle)
 	if err != nil {
 		tb.Fatalf("Join(%q): %v", handle, err)
 	}
@@ -49,27 +49,27 @@ func idN(n uint64) uuid.UUID {
 	return id
 }
 
-func restore(tb testing.TB, e *Engine, id uuid.UUID, handle string) *Player {
+func restore(tb testing.TB, e *Engine, id uuid.UUID, handle string) *memPlayer {
 	tb.Helper()
-	p, err := e.Restore(id, handle)
+	p, err := e.restore(id, handle)
 	if err != nil {
 		tb.Fatalf("Restore(%s, %q): %v", id, handle, err)
 	}
 	return p
 }
 
-func mustClick(tb testing.TB, e *Engine, p *Player, now time.Time) ClickResult {
+func mustClick(tb testing.TB, e *Engine, p *memPlayer, now time.Time) ClickResult {
 	tb.Helper()
-	r := e.Click(p, now)
+	r := e.click(p, now)
 	if !r.Counted {
 		tb.Fatalf("click at %s was refused: %+v", now.Sub(t0), r)
 	}
 	return r
 }
 
-func mustRefuse(tb testing.TB, e *Engine, p *Player, now time.Time, retry time.Duration) ClickResult {
+func mustRefuse(tb testing.TB, e *Engine, p *memPlayer, now time.Time, retry time.Duration) ClickResult {
 	tb.Helper()
-	r := e.Click(p, now)
+	r := e.click(p, now)
 	if r.Counted {
 		tb.Fatalf("click at %s counted, want refused: %+v", now.Sub(t0), r)
 	}
@@ -109,7 +109,7 @@ func TestConfigValidate(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate() = %v, want an error about %s", err, tc.want)
 			}
-			if _, err := New(c, NewMemory()); err == nil {
+			if _, err := New(c); err == nil {
 				t.Fatal("New accepted an invalid config")
 			}
 		})
@@ -122,7 +122,7 @@ func TestClickCounts(t *testing.T) {
 	if got := p.Handle(); got != "alice" {
 		t.Fatalf("handle %q", got)
 	}
-	if s := e.State(p, t0); s != (State{Handle: "alice"}) {
+	if s := e.stateAt(p, t0); s != (State{Handle: "alice"}) {
 		t.Fatalf("fresh state %+v", s)
 	}
 	for i := int64(1); i <= 10; i++ {
@@ -131,17 +131,17 @@ func TestClickCounts(t *testing.T) {
 		if r.State != want {
 			t.Fatalf("after click %d: %+v, want %+v", i, r.State, want)
 		}
-		if s := e.State(p, at(time.Duration(i)*time.Second)); s != want {
+		if s := e.stateAt(p, at(time.Duration(i)*time.Second)); s != want {
 			t.Fatalf("State after click %d: %+v, want %+v", i, s, want)
 		}
 	}
 	if st := e.Stats(); st.TotalClicks != 10 || st.Players != 1 || st.Online != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	if e.Get(p.ID) != p {
+	if e.get(p.id) != p {
 		t.Fatal("Get does not find the player")
 	}
-	if e.Get(uuid.New()) != nil {
+	if e.get(uuid.New()) != nil {
 		t.Fatal("Get found an unknown id")
 	}
 }
@@ -159,15 +159,15 @@ func TestBestIsMaxOfScore(t *testing.T) {
 	click(7)
 	now = now.Add(10 * time.Minute) // idle reset
 	click(3)
-	if s := e.State(p, now); s.Score != 3 || s.Best != 7 || s.Total != 10 {
+	if s := e.stateAt(p, now); s.Score != 3 || s.Best != 7 || s.Total != 10 {
 		t.Fatalf("after a reset and 3 clicks: %+v, want score 3 best 7 total 10", s)
 	}
 	click(4)
-	if s := e.State(p, now); s.Score != 7 || s.Best != 7 || s.Total != 14 {
+	if s := e.stateAt(p, now); s.Score != 7 || s.Best != 7 || s.Total != 14 {
 		t.Fatalf("equal to best: %+v", s)
 	}
 	click(1)
-	if s := e.State(p, now); s.Score != 8 || s.Best != 8 || s.Total != 15 {
+	if s := e.stateAt(p, now); s.Score != 8 || s.Best != 8 || s.Total != 15 {
 		t.Fatalf("beyond best: %+v", s)
 	}
 }
@@ -187,7 +187,7 @@ func TestThrottleLimitInOneWindow(t *testing.T) {
 	if r.Score != 50 || r.Best != 50 || r.Total != 50 {
 		t.Fatalf("refused click changed the score: %+v", r)
 	}
-	if s := e.State(p, at(999*time.Millisecond)); !s.Throttled || s.RetryAfter != time.Minute {
+	if s := e.stateAt(p, at(999*time.Millisecond)); !s.Throttled || s.RetryAfter != time.Minute {
 		t.Fatalf("State after the violation: %+v", s)
 	}
 	if st := e.Stats(); st.TotalClicks != 50 {
@@ -231,7 +231,7 @@ func TestThrottleWindowBoundary(t *testing.T) {
 				}
 				mustClick(t, e, p, now)
 			}
-			if s := e.State(p, at(tc.second)); s.Score != 100 || s.Throttled {
+			if s := e.stateAt(p, at(tc.second)); s.Score != 100 || s.Throttled {
 				t.Fatalf("after two windows of 50: %+v", s)
 			}
 		})
@@ -273,9 +273,9 @@ func TestThrottleWindowStartsAtFirstAttempt(t *testing.T) {
 }
 
 // violate makes 51 attempts at now, so the last exceeds the limit.
-func violate(e *Engine, p *Player, now time.Time) (counted int) {
+func violate(e *Engine, p *memPlayer, now time.Time) (counted int) {
 	for i := 0; i < 51; i++ {
-		if e.Click(p, now).Counted {
+		if e.click(p, now).Counted {
 			counted++
 		}
 	}
@@ -292,11 +292,11 @@ func TestThrottleLiftsAfterQuietPenalty(t *testing.T) {
 	for _, d := range []time.Duration{time.Second, 10 * time.Second, 30*time.Second + 123, 59 * time.Second, time.Minute - time.Nanosecond} {
 		mustRefuse(t, e, p, at(d), time.Minute-d)
 	}
-	if s := e.State(p, at(time.Minute-time.Nanosecond)); !s.Throttled || s.RetryAfter != time.Nanosecond {
+	if s := e.stateAt(p, at(time.Minute-time.Nanosecond)); !s.Throttled || s.RetryAfter != time.Nanosecond {
 		t.Fatalf("state just before the end: %+v", s)
 	}
 	// A full quiet minute has passed: the throttle is gone and clicks count again.
-	if s := e.State(p, at(time.Minute)); s.Throttled || s.RetryAfter != 0 {
+	if s := e.stateAt(p, at(time.Minute)); s.Throttled || s.RetryAfter != 0 {
 		t.Fatalf("state after a quiet minute: %+v", s)
 	}
 	r := mustClick(t, e, p, at(time.Minute))
@@ -306,7 +306,7 @@ func TestThrottleLiftsAfterQuietPenalty(t *testing.T) {
 	for i := 1; i < 50; i++ {
 		mustClick(t, e, p, at(time.Minute+time.Duration(i)*time.Millisecond))
 	}
-	if s := e.State(p, at(time.Minute+time.Second)); s.Score != 100 || s.Throttled {
+	if s := e.stateAt(p, at(time.Minute+time.Second)); s.Score != 100 || s.Throttled {
 		t.Fatalf("back to normal: %+v", s)
 	}
 }
@@ -320,7 +320,7 @@ func TestThrottleRefusedAttemptsCount(t *testing.T) {
 		mustRefuse(t, e, p, at(30*time.Second), 30*time.Second)
 	}
 	mustClick(t, e, p, at(time.Minute))
-	if s := e.State(p, at(time.Minute)); s.Throttled {
+	if s := e.stateAt(p, at(time.Minute)); s.Throttled {
 		t.Fatalf("50 attempts in a window extended the throttle: %+v", s)
 	}
 
@@ -332,7 +332,7 @@ func TestThrottleRefusedAttemptsCount(t *testing.T) {
 	if n := violate(e, p, at(30*time.Second)); n != 0 {
 		t.Fatalf("%d clicks counted while throttled", n)
 	}
-	if s := e.State(p, at(30*time.Second)); !s.Throttled || s.RetryAfter != 30*time.Second {
+	if s := e.stateAt(p, at(30*time.Second)); !s.Throttled || s.RetryAfter != 30*time.Second {
 		t.Fatalf("after a violation while throttled: %+v", s)
 	}
 	// One click per penalty period counts while throttled.
@@ -365,7 +365,7 @@ func TestThrottleOneClickPerPenaltyWhileSpamming(t *testing.T) {
 	for sec := 1; sec < 300; sec++ {
 		for i := 0; i < 60; i++ {
 			d := time.Duration(sec)*time.Second + time.Duration(i)*10*time.Millisecond
-			r := e.Click(p, at(d))
+			r := e.click(p, at(d))
 			if r.Counted {
 				countedAt = append(countedAt, d)
 			}
@@ -387,16 +387,16 @@ func TestThrottleOneClickPerPenaltyWhileSpamming(t *testing.T) {
 			t.Fatalf("counted at %v, want %v", countedAt, want)
 		}
 	}
-	if s := e.State(p, at(last)); s.Total != 54 || !s.Throttled {
+	if s := e.stateAt(p, at(last)); s.Total != 54 || !s.Throttled {
 		t.Fatalf("state %+v", s)
 	}
 	// Every attempt beyond the 50th of a window is a violation: the last one was the
 	// 60th attempt of the last second.
 	lastViolation := 299*time.Second + 590*time.Millisecond
-	if s := e.State(p, at(lastViolation+time.Minute-time.Nanosecond)); !s.Throttled {
+	if s := e.stateAt(p, at(lastViolation+time.Minute-time.Nanosecond)); !s.Throttled {
 		t.Fatalf("throttle lifted early: %+v", s)
 	}
-	if s := e.State(p, at(lastViolation+time.Minute)); s.Throttled || s.RetryAfter != 0 {
+	if s := e.stateAt(p, at(lastViolation+time.Minute)); s.Throttled || s.RetryAfter != 0 {
 		t.Fatalf("throttle did not lift a minute after the last violation: %+v", s)
 	}
 }
@@ -432,13 +432,13 @@ func TestIdleReset(t *testing.T) {
 		{24 * time.Hour, 0, true},
 	}
 	for _, tc := range tests {
-		s := e.State(p, at(last+tc.after))
+		s := e.stateAt(p, at(last+tc.after))
 		if s.Score != tc.score || s.IdleReset != tc.reset || s.Best != 10 || s.Total != 10 {
 			t.Errorf("%s after the last click: %+v, want score %d idle %v best 10 total 10", tc.after, s, tc.score, tc.reset)
 		}
 	}
 	// Best stays on the board while the score is reset.
-	if _, ok := e.Tick(); !ok {
+	if _, ok := e.tick(); !ok {
 		t.Fatal("no board")
 	}
 	r := mustClick(t, e, p, at(last+6*time.Minute))
@@ -448,7 +448,7 @@ func TestIdleReset(t *testing.T) {
 	if b := e.Board(); len(b.Rows) != 1 || b.Rows[0].Best != 10 {
 		t.Fatalf("board %+v", b.Rows)
 	}
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("a click below the best changed the board: %+v", u)
 	}
 }
@@ -476,7 +476,7 @@ func TestIdleResetInRecords(t *testing.T) {
 	}
 	get := func(now time.Time) Record {
 		var rs []Record
-		e.Records(now, func(r Record) bool { rs = append(rs, r); return true })
+		e.records(now, func(r Record) error { rs = append(rs, r); return nil })
 		if len(rs) != 1 {
 			t.Fatalf("%d records", len(rs))
 		}
@@ -501,8 +501,8 @@ func TestTiesRankWhoReachedFirst(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		mustClick(t, e, low, at(time.Duration(i)*time.Second+time.Millisecond))
 	}
-	u, _ := e.Tick()
-	if len(u.Rows) != 2 || u.Rows[0].ID != high.ID || u.Rows[1].ID != low.ID {
+	u, _ := e.tick()
+	if len(u.Rows) != 2 || u.Rows[0].ID != high.id || u.Rows[1].ID != low.id {
 		t.Fatalf("rows %+v, want high then low", u.Rows)
 	}
 	if !equalRows(u.Rows, oracle(e, 100)) || !equalRows(e.Rebuild().Rows, u.Rows) {
@@ -511,8 +511,8 @@ func TestTiesRankWhoReachedFirst(t *testing.T) {
 	// low pulls ahead; high ties later and stays behind.
 	mustClick(t, e, low, at(10*time.Second))
 	mustClick(t, e, high, at(11*time.Second))
-	u, _ = e.Tick()
-	if u.Rows[0].ID != low.ID || u.Rows[1].ID != high.ID {
+	u, _ = e.tick()
+	if u.Rows[0].ID != low.id || u.Rows[1].ID != high.id {
 		t.Fatalf("rows %+v, want low then high", u.Rows)
 	}
 	// Exactly the same time: the id decides.
@@ -522,8 +522,8 @@ func TestTiesRankWhoReachedFirst(t *testing.T) {
 		mustClick(t, e, a, at(20*time.Second+time.Duration(i)*time.Second))
 		mustClick(t, e, b, at(20*time.Second+time.Duration(i)*time.Second))
 	}
-	u, _ = e.Tick()
-	if u.Rows[0].ID != b.ID || u.Rows[1].ID != a.ID {
+	u, _ = e.tick()
+	if u.Rows[0].ID != b.id || u.Rows[1].ID != a.id {
 		t.Fatalf("rows %+v, want b then a", u.Rows)
 	}
 	if !equalRows(u.Rows, oracle(e, 100)) {
@@ -539,51 +539,51 @@ func TestRenameKeepsScores(t *testing.T) {
 		mustClick(t, e, p, at(time.Duration(i)*time.Second))
 	}
 	mustClick(t, e, other, t0)
-	e.Tick()
-	before := e.State(p, at(5*time.Second))
-	v := e.Version()
-	h, err := e.Rename(p, "  new   name ")
+	e.tick()
+	before := e.stateAt(p, at(5*time.Second))
+	v := e.version()
+	h, err := e.rename(p, "  new   name ")
 	if err != nil || h != "new name" {
 		t.Fatalf("Rename = %q, %v", h, err)
 	}
-	if e.Version() == v {
+	if e.version() == v {
 		t.Fatal("Version did not change on rename")
 	}
-	after := e.State(p, at(5*time.Second))
+	after := e.stateAt(p, at(5*time.Second))
 	before.Handle = "new name"
 	if after != before {
 		t.Fatalf("after rename %+v, want %+v", after, before)
 	}
-	u, ok := e.Tick()
+	u, ok := e.tick()
 	if !ok || len(u.Changed) != 1 || u.Changed[0] != 0 || len(u.Dropped) != 0 {
 		t.Fatalf("tick after rename: %v %+v", ok, u)
 	}
-	if r := u.Rows[0]; r.ID != p.ID || r.Handle != "new name" || r.Best != 5 {
+	if r := u.Rows[0]; r.ID != p.id || r.Handle != "new name" || r.Best != 5 {
 		t.Fatalf("row %+v", r)
 	}
 
 	// A refused rename changes nothing.
-	v = e.Version()
-	if _, err := e.Rename(p, "a<b"); err == nil {
+	v = e.version()
+	if _, err := e.rename(p, "a<b"); err == nil {
 		t.Fatal("invalid rename accepted")
 	}
-	if p.Handle() != "new name" || e.Version() != v {
+	if p.Handle() != "new name" || e.version() != v {
 		t.Fatal("a refused rename changed the player")
 	}
-	if _, ok := e.Tick(); ok {
+	if _, ok := e.tick(); ok {
 		t.Fatal("a refused rename changed the board")
 	}
 
 	// Renaming a player who is not on the board changes the version but not the board.
 	q := join(t, e, "q")
-	v = e.Version()
-	if _, err := e.Rename(q, "q2"); err != nil {
+	v = e.version()
+	if _, err := e.rename(q, "q2"); err != nil {
 		t.Fatal(err)
 	}
-	if e.Version() == v || q.Handle() != "q2" {
+	if e.version() == v || q.Handle() != "q2" {
 		t.Fatal("rename of an off-board player")
 	}
-	if u, ok := e.Tick(); ok {
+	if u, ok := e.tick(); ok {
 		t.Fatalf("renaming a player with no clicks changed the board: %+v", u)
 	}
 }
@@ -591,48 +591,48 @@ func TestRenameKeepsScores(t *testing.T) {
 func TestRestore(t *testing.T) {
 	e := newEngine(t, nil)
 	id := uuid.New()
-	if _, err := e.Restore(id, "x@y"); err == nil {
+	if _, err := e.restore(id, "x@y"); err == nil {
 		t.Fatal("Restore with an invalid handle of an unknown id succeeded")
 	}
-	if e.Get(id) != nil || e.Stats().Players != 0 {
+	if e.get(id) != nil || e.Stats().Players != 0 {
 		t.Fatal("a refused Restore created a player")
 	}
-	v := e.Version()
+	v := e.version()
 	p := restore(t, e, id, " back  again ")
-	if p.ID != id || p.Handle() != "back again" {
-		t.Fatalf("restored %s %q", p.ID, p.Handle())
+	if p.id != id || p.Handle() != "back again" {
+		t.Fatalf("restored %s %q", p.id, p.Handle())
 	}
-	if s := e.State(p, t0); s != (State{Handle: "back again"}) {
+	if s := e.stateAt(p, t0); s != (State{Handle: "back again"}) {
 		t.Fatalf("restored state %+v", s)
 	}
-	if e.Version() == v || e.Stats().Players != 1 {
+	if e.version() == v || e.Stats().Players != 1 {
 		t.Fatal("Restore of a new player did not count")
 	}
 	mustClick(t, e, p, t0)
 	// Restoring a known id returns the stored player as it is.
-	v = e.Version()
-	q, err := e.Restore(id, "other")
+	v = e.version()
+	q, err := e.restore(id, "other")
 	if err != nil || q != p || q.Handle() != "back again" {
 		t.Fatalf("Restore of a known id = %v, %v", q, err)
 	}
-	if q, err := e.Restore(id, "in<valid"); err != nil || q != p {
+	if q, err := e.restore(id, "in<valid"); err != nil || q != p {
 		t.Fatalf("Restore of a known id with a bad handle = %v, %v", q, err)
 	}
-	if e.Version() != v || e.Stats().Players != 1 {
+	if e.version() != v || e.Stats().Players != 1 {
 		t.Fatal("Restore of a known id changed the game")
 	}
 }
 
 func TestJoinRefusesBadHandle(t *testing.T) {
 	e := newEngine(t, nil)
-	if p, err := e.Join("\u202eevil"); err == nil || p != nil {
+	if p, err := e.join("\u202eevil"); err == nil || p != nil {
 		t.Fatalf("Join = %v, %v", p, err)
 	}
-	if e.Stats().Players != 0 || e.Version() != 0 {
+	if e.Stats().Players != 0 || e.version() != 0 {
 		t.Fatal("a refused join changed the game")
 	}
 	a, b := join(t, e, "same"), join(t, e, "same")
-	if a.ID == b.ID || a == b {
+	if a.id == b.id || a == b {
 		t.Fatal("two joins share an id")
 	}
 	if e.Stats().Players != 2 {
@@ -643,11 +643,11 @@ func TestJoinRefusesBadHandle(t *testing.T) {
 func TestAttachDetach(t *testing.T) {
 	e := newEngine(t, nil)
 	a, b := join(t, e, "a"), join(t, e, "b")
-	attach := func(p *Player) { e.Attach(p, t0) }
-	detach := func(p *Player) { e.Detach(p, t0) }
+	attach := func(p *memPlayer) { e.attach(p, t0) }
+	detach := func(p *memPlayer) { e.detach(p, t0) }
 	steps := []struct {
-		do           func(*Player)
-		p            *Player
+		do           func(*memPlayer)
+		p            *memPlayer
 		online, peak int64
 	}{
 		{attach, a, 1, 1},
@@ -665,15 +665,15 @@ func TestAttachDetach(t *testing.T) {
 			t.Fatalf("step %d: online %d peak %d, want %d and %d", i, st.Online, st.PeakOnline, s.online, s.peak)
 		}
 	}
-	if e.Version() != 2 {
-		t.Fatalf("Attach/Detach changed the version to %d", e.Version())
+	if e.version() != 2 {
+		t.Fatalf("Attach/Detach changed the version to %d", e.version())
 	}
 }
 
 func TestStatsTotals(t *testing.T) {
 	e := newEngine(t, nil)
 	var want int64
-	ps := make([]*Player, 20)
+	ps := make([]*memPlayer, 20)
 	for i := range ps {
 		ps[i] = join(t, e, "p")
 		for j := 0; j <= i; j++ {
@@ -688,7 +688,7 @@ func TestStatsTotals(t *testing.T) {
 		t.Fatalf("stats %+v, want %d clicks and 20 players", st, want)
 	}
 	var sum int64
-	e.Records(at(time.Hour), func(r Record) bool { sum += r.Total; return true })
+	e.records(at(time.Hour), func(r Record) error { sum += r.Total; return nil })
 	if sum != want {
 		t.Fatalf("sum of totals %d, want %d", sum, want)
 	}
@@ -699,27 +699,27 @@ func TestVersion(t *testing.T) {
 	p := join(t, e, "p")
 	changes := func(name string, want bool, f func()) {
 		t.Helper()
-		v := e.Version()
+		v := e.version()
 		f()
-		if got := e.Version() != v; got != want {
+		if got := e.version() != v; got != want {
 			t.Fatalf("%s: version changed %v, want %v", name, got, want)
 		}
 	}
 	changes("click", true, func() { mustClick(t, e, p, t0) })
-	changes("rename", true, func() { e.Rename(p, "q") })
+	changes("rename", true, func() { e.rename(p, "q") })
 	changes("join", true, func() { join(t, e, "new") })
 	changes("restore new", true, func() { restore(t, e, uuid.New(), "r") })
-	changes("state", false, func() { e.State(p, at(time.Hour)) })
-	changes("tick", false, func() { e.Tick() })
+	changes("state", false, func() { e.stateAt(p, at(time.Hour)) })
+	changes("tick", false, func() { e.tick() })
 	changes("rebuild", false, func() { e.Rebuild() })
 	changes("board", false, func() { e.Board() })
 	changes("stats", false, func() { e.Stats() })
-	changes("attach", false, func() { e.Attach(p, t0) })
-	changes("detach", false, func() { e.Detach(p, t0) })
-	changes("records", false, func() { e.Records(t0, func(Record) bool { return true }) })
-	changes("restore known", false, func() { restore(t, e, p.ID, "zzz") })
-	changes("bad rename", false, func() { e.Rename(p, "") })
-	changes("get", false, func() { e.Get(p.ID) })
+	changes("attach", false, func() { e.attach(p, t0) })
+	changes("detach", false, func() { e.detach(p, t0) })
+	changes("records", false, func() { e.records(t0, func(Record) error { return nil }) })
+	changes("restore known", false, func() { restore(t, e, p.id, "zzz") })
+	changes("bad rename", false, func() { e.rename(p, "") })
+	changes("get", false, func() { e.get(p.id) })
 	for i := 0; i < 50; i++ {
 		mustClick(t, e, p, at(time.Second))
 	}
@@ -730,7 +730,7 @@ func TestVersion(t *testing.T) {
 func TestConcurrentClicksManyPlayers(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.BoardSize = 10 })
 	const goroutines, players, clicksEach = 8, 64, 2000
-	ps := make([]*Player, players)
+	ps := make([]*memPlayer, players)
 	for i := range ps {
 		ps[i] = join(t, e, "p")
 	}
@@ -748,11 +748,11 @@ func TestConcurrentClicksManyPlayers(t *testing.T) {
 				return
 			default:
 			}
-			e.Tick()
+			e.tick()
 			e.Board()
 			e.Stats()
-			e.Version()
-			e.Records(at(time.Hour), func(Record) bool { return true })
+			e.version()
+			e.records(at(time.Hour), func(Record) error { return nil })
 		}
 	}()
 	for g := 0; g < goroutines; g++ {
@@ -764,7 +764,7 @@ func TestConcurrentClicksManyPlayers(t *testing.T) {
 				k := rng.IntN(players)
 				// Each goroutine has its own clock, so some players get throttled.
 				now := at(time.Duration(i) * 5 * time.Millisecond)
-				if r := e.Click(ps[k], now); r.Counted {
+				if r := e.click(ps[k], now); r.Counted {
 					counted[k].Add(1)
 				}
 			}
@@ -778,7 +778,7 @@ func TestConcurrentClicksManyPlayers(t *testing.T) {
 	for i, p := range ps {
 		c := counted[i].Load()
 		sum += c
-		s := e.State(p, at(10*time.Second))
+		s := e.stateAt(p, at(10*time.Second))
 		if s.Total != c {
 			t.Errorf("player %d: total %d, counted %d", i, s.Total, c)
 		}
@@ -792,7 +792,7 @@ func TestConcurrentClicksManyPlayers(t *testing.T) {
 	if sum == goroutines*clicksEach {
 		t.Log("note: no click was throttled")
 	}
-	e.Tick()
+	e.tick()
 	if b := e.Board(); !equalRows(b.Rows, oracle(e, 10)) {
 		t.Fatalf("board after concurrent clicks\n%v\nwant\n%v", b.Rows, oracle(e, 10))
 	}
@@ -811,7 +811,7 @@ func TestConcurrentClicksSharedPlayer(t *testing.T) {
 				defer wg.Done()
 				for i := 0; i < clicksEach; i++ {
 					// Together the tabs click 8 times per ms: far over the limit.
-					if e.Click(p, at(time.Duration(i)*time.Millisecond)).Counted {
+					if e.click(p, at(time.Duration(i)*time.Millisecond)).Counted {
 						counted.Add(1)
 					}
 				}
@@ -819,7 +819,7 @@ func TestConcurrentClicksSharedPlayer(t *testing.T) {
 		}
 		wg.Wait()
 		c := counted.Load()
-		s := e.State(p, at(2*time.Second))
+		s := e.stateAt(p, at(2*time.Second))
 		if s.Total != c || e.Stats().TotalClicks != c {
 			t.Fatalf("total %d, TotalClicks %d, counted %d", s.Total, e.Stats().TotalClicks, c)
 		}
@@ -842,7 +842,7 @@ func TestConcurrentClicksSharedPlayer(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < clicksEach; i++ {
-					if !e.Click(p, at(time.Duration(i)*time.Millisecond)).Counted {
+					if !e.click(p, at(time.Duration(i)*time.Millisecond)).Counted {
 						t.Error("click refused")
 						return
 					}
@@ -854,19 +854,19 @@ func TestConcurrentClicksSharedPlayer(t *testing.T) {
 		go func() {
 			defer close(done)
 			for i := 0; i < 200; i++ {
-				e.Tick()
+				e.tick()
 			}
 		}()
 		wg.Wait()
 		<-done
 		const want = goroutines * clicksEach
-		if s := e.State(p, at(2*time.Second)); s.Score != want || s.Best != want || s.Total != want {
+		if s := e.stateAt(p, at(2*time.Second)); s.Score != want || s.Best != want || s.Total != want {
 			t.Fatalf("state %+v, want %d everywhere", s, want)
 		}
 		if e.Stats().TotalClicks != want {
 			t.Fatalf("TotalClicks %d", e.Stats().TotalClicks)
 		}
-		e.Tick()
+		e.tick()
 		if b := e.Board(); len(b.Rows) != 1 || b.Rows[0].Best != want {
 			t.Fatalf("board %+v", b.Rows)
 		}
@@ -881,21 +881,21 @@ func TestConcurrentJoinRenameRestore(t *testing.T) {
 		ids[i] = uuid.New()
 	}
 	var wg sync.WaitGroup
-	restored := make([][]*Player, goroutines)
+	restored := make([][]*memPlayer, goroutines)
 	for g := 0; g < goroutines; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				p, err := e.Join("j")
+				p, err := e.join("j")
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				e.Click(p, at(time.Duration(i)*time.Second))
-				e.Rename(p, "renamed")
+				e.click(p, at(time.Duration(i)*time.Second))
+				e.rename(p, "renamed")
 				// Every goroutine restores the same ids: one player each.
-				q, err := e.Restore(ids[i], "r")
+				q, err := e.restore(ids[i], "r")
 				if err != nil {
 					t.Error(err)
 					return
@@ -916,9 +916,9 @@ func TestConcurrentJoinRenameRestore(t *testing.T) {
 		}
 	}
 	n := 0
-	e.store.Range(func(p *Player) bool {
-		if e.Get(p.ID) != p {
-			t.Fatalf("Get(%s) does not find the stored player", p.ID)
+	e.store.Range(func(p *memPlayer) bool {
+		if e.get(p.id) != p {
+			t.Fatalf("Get(%s) does not find the stored player", p.id)
 		}
 		n++
 		return true
@@ -932,7 +932,7 @@ func TestRecordsConsistentWhileClicking(t *testing.T) {
 	// Every record handed out while clicks go on passes the checks Load makes, so a
 	// snapshot written during play can always be loaded.
 	e := newEngine(t, func(c *Config) { c.ThrottleLimit = 1 << 20 })
-	ps := []*Player{join(t, e, "a"), join(t, e, "b")}
+	ps := []*memPlayer{join(t, e, "a"), join(t, e, "b")}
 	var wg sync.WaitGroup
 	var done atomic.Bool
 	for g := 0; g < 4; g++ {
@@ -945,16 +945,16 @@ func TestRecordsConsistentWhileClicking(t *testing.T) {
 				if g%2 == 1 && i%500 == 0 {
 					d += time.Duration(i/500) * time.Hour
 				}
-				e.Click(ps[g%2], at(d))
+				e.click(ps[g%2], at(d))
 			}
 		}(g)
 	}
 	for n := 0; n < 3000; n++ {
-		e.Records(at(0), func(r Record) bool {
+		e.records(at(0), func(r Record) error {
 			if r.Score < 0 || r.Score > r.Best || r.Best > r.Total {
 				t.Errorf("inconsistent record %+v", r)
 			}
-			return true
+			return nil
 		})
 	}
 	done.Store(true)
@@ -962,7 +962,7 @@ func TestRecordsConsistentWhileClicking(t *testing.T) {
 	// A version read after the clicks implies their bests are visible too.
 	rs := records(e, at(0))
 	for _, r := range rs {
-		p := e.Get(r.ID)
+		p := e.get(r.ID)
 		if r.Best != p.best.Load() || r.Total != p.total.Load() {
 			t.Fatalf("record %+v after the clicks stopped", r)
 		}
@@ -972,11 +972,11 @@ func TestRecordsConsistentWhileClicking(t *testing.T) {
 func TestReturningPlayers(t *testing.T) {
 	e := newEngine(t, nil)
 	p := join(t, e, "wanderer")
-	if e.Attach(p, t0) {
+	if e.attach(p, t0) {
 		t.Fatal("a brand-new player counted as returning")
 	}
 	mustClick(t, e, p, t0)
-	e.Detach(p, at(time.Minute))
+	e.detach(p, at(time.Minute))
 	cases := []struct {
 		name      string
 		back      time.Duration // after the socket closed
@@ -990,7 +990,7 @@ func TestReturningPlayers(t *testing.T) {
 	var want int64
 	for _, c := range cases {
 		now := left.Add(c.back)
-		if got := e.Attach(p, now); got != c.returning {
+		if got := e.attach(p, now); got != c.returning {
 			t.Fatalf("%s: returning %v, want %v", c.name, got, c.returning)
 		}
 		if c.returning {
@@ -1000,11 +1000,11 @@ func TestReturningPlayers(t *testing.T) {
 			t.Fatalf("%s: Stats().Returning %d, want %d", c.name, got, want)
 		}
 		// A second tab opened at the same moment is not another return.
-		if e.Attach(p, now) {
+		if e.attach(p, now) {
 			t.Fatalf("%s: second tab counted as returning", c.name)
 		}
-		e.Detach(p, now)
-		e.Detach(p, now)
+		e.detach(p, now)
+		e.detach(p, now)
 		left = now
 	}
 }
@@ -1013,9 +1013,12 @@ func TestRefusedClicksAreCounted(t *testing.T) {
 	e := newEngine(t, func(c *Config) { c.ThrottleLimit = 3 })
 	p := join(t, e, "bot")
 	for range 10 {
-		e.Click(p, t0)
+		e.click(p, t0)
 	}
 	if st := e.Stats(); st.TotalClicks != 3 || st.Refused != 7 {
 		t.Fatalf("stats %+v, want 3 counted and 7 refused", st)
 	}
 }
+
+// stateAt is State at an explicit time.
+func (e *Engine) stateAt(p *memPlayer, now time.Time) State { return e.state(p, now.UnixNano()) }

@@ -53,7 +53,7 @@ func TestTruncatedSnapshotEveryCut(t *testing.T) {
 	}{{"plain", plain}, {"quoted", quoteHandles(plain)}} {
 		t.Run(tc.kind, func(t *testing.T) {
 			full := newEngine(t, nil)
-			if _, err := ReadSnapshot(bytes.NewReader(tc.data), name, full); err != nil {
+			if _, err := readSnapshot(bytes.NewReader(tc.data), name, full); err != nil {
 				t.Fatal(err)
 			}
 			if !equalRecords(records(full, now), records(src, now)) {
@@ -68,7 +68,7 @@ func TestTruncatedSnapshotEveryCut(t *testing.T) {
 				// with a newline.
 				atRowEnd := k > 0 && cut[k-1] == '\n'
 				e := newEngine(t, nil)
-				n, err := ReadSnapshot(bytes.NewReader(cut), name, e)
+				n, err := readSnapshot(bytes.NewReader(cut), name, e)
 				if atRowEnd {
 					if err != nil {
 						t.Fatalf("cut at %d (a row boundary) refused: %v", k, err)
@@ -180,9 +180,9 @@ func TestSnapshotterRunLogsAndRetries(t *testing.T) {
 			fsys := newFakeFS()
 			now := at(time.Minute)
 			var logs testutil.SyncBuffer
-			s := &Snapshotter{Path: path, Interval: 2 * time.Millisecond, Engine: e, FS: fsys,
-				Log: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return now }}
-			if wrote, err := s.Flush(); !wrote || err != nil {
+			s := &Snapshotter{Path: path, Interval: 2 * time.Millisecond, Source: frozen(e, now), FS: fsys,
+				Log: slog.New(slog.NewTextHandler(&logs, nil))}
+			if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 				t.Fatalf("first Flush = %v, %v", wrote, err)
 			}
 			prev, _ := fsys.file(path)
@@ -319,8 +319,8 @@ func TestSnapshotterRealDiskFaults(t *testing.T) {
 			path := filepath.Join(dir, SnapshotFile)
 			e := sampleEngine(t)
 			fsys := &faultyFS{writeAfter: -1}
-			s := &Snapshotter{Path: path, Engine: e, FS: fsys, Now: func() time.Time { return now }}
-			if _, err := s.Flush(); err != nil {
+			s := &Snapshotter{Path: path, Source: clocked{e, func() time.Time { return now }}, FS: fsys}
+			if _, err := s.Flush(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			prev, _ := os.ReadFile(path)
@@ -330,7 +330,7 @@ func TestSnapshotterRealDiskFaults(t *testing.T) {
 			fsys.mu.Lock()
 			tc.set(fsys)
 			fsys.mu.Unlock()
-			if wrote, err := s.Flush(); wrote || !errors.Is(err, tc.want) {
+			if wrote, err := s.Flush(context.Background()); wrote || !errors.Is(err, tc.want) {
 				t.Fatalf("Flush = %v, %v; want the %v", wrote, err, tc.want)
 			}
 			if got, _ := os.ReadFile(path); !bytes.Equal(got, prev) {
@@ -345,7 +345,7 @@ func TestSnapshotterRealDiskFaults(t *testing.T) {
 			}
 
 			*fsys = faultyFS{writeAfter: -1}
-			if wrote, err := s.Flush(); !wrote || err != nil {
+			if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 				t.Fatalf("Flush after the fault cleared = %v, %v", wrote, err)
 			}
 			if got, _ := os.ReadFile(path); !bytes.Equal(got, next) {
@@ -368,8 +368,8 @@ func TestSnapshotterReadOnlyFolder(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, SnapshotFile)
 	e := sampleEngine(t)
-	s := &Snapshotter{Path: path, Engine: e}
-	if _, err := s.Flush(); err != nil {
+	s := &Snapshotter{Path: path, Source: e}
+	if _, err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	prev, _ := os.ReadFile(path)
@@ -378,14 +378,14 @@ func TestSnapshotterReadOnlyFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.Chmod(dir, 0o700)
-	if wrote, err := s.Flush(); wrote || !errors.Is(err, fs.ErrPermission) {
+	if wrote, err := s.Flush(context.Background()); wrote || !errors.Is(err, fs.ErrPermission) {
 		t.Fatalf("Flush into a read-only folder = %v, %v", wrote, err)
 	}
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, prev) {
 		t.Fatal("the previous file changed")
 	}
 	os.Chmod(dir, 0o700)
-	if wrote, err := s.Flush(); !wrote || err != nil {
+	if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 		t.Fatalf("Flush once writable again = %v, %v", wrote, err)
 	}
 }
@@ -396,7 +396,7 @@ func TestSnapshotterReadOnlyFolder(t *testing.T) {
 func TestSnapshotTimeOutOfRange(t *testing.T) {
 	for _, ts := range []string{"2300-01-01T00:00:00Z", "1600-01-01T00:00:00Z", "1970-01-01T00:00:00Z"} {
 		data := header + "\n" + idN(1).String() + ",a,1,1,1," + ts + ",\n"
-		if _, err := ReadSnapshot(strings.NewReader(data), "x.csv", newEngine(t, nil)); err == nil || !strings.Contains(err.Error(), "line 2") {
+		if _, err := readSnapshot(strings.NewReader(data), "x.csv", newEngine(t, nil)); err == nil || !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("last_click %s: %v, want a refusal naming line 2", ts, err)
 		}
 	}
@@ -410,7 +410,7 @@ func TestSnapshotLimits(t *testing.T) {
 		"score too large":  header + "\n" + idN(1).String() + ",a,9007199254740992,9007199254740992,9007199254740992,,\n",
 	}
 	for name, data := range cases {
-		if _, err := ReadSnapshot(strings.NewReader(data), "x.csv", newEngine(t, nil)); err == nil || !strings.Contains(err.Error(), "line 2") {
+		if _, err := readSnapshot(strings.NewReader(data), "x.csv", newEngine(t, nil)); err == nil || !strings.Contains(err.Error(), "line 2") {
 			t.Errorf("%s: %v, want a refusal naming line 2", name, err)
 		}
 	}

@@ -46,7 +46,7 @@ func FuzzReadSnapshot(f *testing.F) {
 	now := at(time.Minute)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e := newEngine(t, nil)
-		n, err := ReadSnapshot(bytes.NewReader(data), name, e)
+		n, err := readSnapshot(bytes.NewReader(data), name, e)
 		if err != nil {
 			msg := err.Error()
 			if !strings.HasPrefix(msg, name+": ") {
@@ -65,11 +65,11 @@ func FuzzReadSnapshot(f *testing.F) {
 			t.Fatalf("ReadSnapshot said %d players, the engine holds %d", n, got)
 		}
 		var out bytes.Buffer
-		if err := WriteSnapshot(&out, e, now); err != nil {
+		if err := writeSnapshot(&out, e, now); err != nil {
 			t.Fatal(err)
 		}
 		e2 := newEngine(t, nil)
-		n2, err := ReadSnapshot(bytes.NewReader(out.Bytes()), name, e2)
+		n2, err := readSnapshot(bytes.NewReader(out.Bytes()), name, e2)
 		if err != nil {
 			t.Fatalf("a loaded file, written back, does not load: %v\ninput:\n%q\nwritten:\n%q", err, data, out.Bytes())
 		}
@@ -83,7 +83,7 @@ func FuzzReadSnapshot(f *testing.F) {
 			t.Fatalf("board changed by a write and load:\n%v\n%v", a, b)
 		}
 		var again bytes.Buffer
-		if err := WriteSnapshot(&again, e2, now); err != nil {
+		if err := writeSnapshot(&again, e2, now); err != nil {
 			t.Fatal(err)
 		}
 		// The same rows, byte for byte. Their order follows the store's slots, which may

@@ -14,12 +14,11 @@ const (
 	attemptMask = 1<<attemptBits - 1
 )
 
-// Player is one player's state. Every mutable field is an atomic, so clicks from several
-// tabs, the leaderboard tick and the snapshot writer can all touch a player at once
-// without a lock. Only the Engine changes a Player.
-type Player struct {
-	// ID is the player's random, secret identity. It is never shown to other players.
-	ID uuid.UUID
+// memPlayer is one player of the in-memory Engine. Every mutable field is an atomic,
+// so clicks from several tabs, the leaderboard tick and the snapshot writer can all
+// touch a player at once without a lock. Only the Engine changes a memPlayer.
+type memPlayer struct {
+	id uuid.UUID
 
 	handle    atomic.Pointer[string]
 	score     atomic.Int64
@@ -32,7 +31,7 @@ type Player struct {
 	violation   atomic.Int64  // Unix ns when the limit was last exceeded; 0 means never
 	nextAllowed atomic.Int64  // while throttled: Unix ns from which one click counts again
 
-	conns    atomic.Int32 // open sockets of this player on this node
+	conns    atomic.Int32 // open sockets of this player
 	lastLeft atomic.Int64 // Unix ns when the player's last socket closed; 0 means never
 
 	// removed is set when a moderator removed the player from the store (admin.go);
@@ -42,12 +41,31 @@ type Player struct {
 	// queued is true while the player sits in its lane's changed list; next links that
 	// intrusive list, so queueing a change allocates nothing.
 	queued atomic.Bool
-	next   *Player
+	next   *memPlayer
 	lane   *lane
 }
 
-// Handle returns the player's current handle.
-func (p *Player) Handle() string { return *p.handle.Load() }
+// ID implements Player.
+func (p *memPlayer) ID() uuid.UUID { return p.id }
+
+// Handle implements Player.
+func (p *memPlayer) Handle() string { return *p.handle.Load() }
+
+// Removed implements Player.
+func (p *memPlayer) Removed() bool { return p.removed.Load() }
+
+// view reads the fields that decide what p sees.
+func (p *memPlayer) view() View {
+	return View{
+		Handle:      p.Handle(),
+		Score:       p.score.Load(),
+		Best:        p.best.Load(),
+		Total:       p.total.Load(),
+		LastClick:   p.lastClick.Load(),
+		Violation:   p.violation.Load(),
+		NextAllowed: p.nextAllowed.Load(),
+	}
+}
 
 // Record is a plain copy of a player's stored fields, as kept in a snapshot.
 type Record struct {
@@ -69,6 +87,39 @@ type State struct {
 	Throttled  bool
 	RetryAfter time.Duration // while throttled, the wait until the next click counts
 	IdleReset  bool          // the score is 0 because the player was idle too long
+}
+
+// View is the stored numbers that decide what a player sees. Every backend reads them
+// its own way and derives the State with Config.StateOf, so the idle reset and the
+// throttle look the same whichever backend runs.
+type View struct {
+	Handle             string
+	Score, Best, Total int64
+	// LastClick is the Unix ns of the last counted click; 0 means never.
+	LastClick int64
+	// Violation is the Unix ns when the throttle limit was last exceeded; 0 means never.
+	Violation int64
+	// NextAllowed is, while throttled, the Unix ns from which one click counts again.
+	NextAllowed int64
+}
+
+// StateOf returns what a player with the stored numbers v sees at t (Unix ns): a score
+// of 0 after IdleReset without a counted click, and the throttle with the wait until
+// the next click counts.
+func (c Config) StateOf(v View, t int64) State {
+	s := State{Handle: v.Handle, Score: v.Score, Best: v.Best, Total: v.Total}
+	if v.LastClick != 0 && t-v.LastClick >= int64(c.IdleReset) {
+		s.Score, s.IdleReset = 0, true
+	}
+	if v.Violation != 0 && t-v.Violation < int64(c.ThrottlePenalty) {
+		s.Throttled = true
+		// The next click counts at NextAllowed, or when the throttle lifts a full
+		// penalty after the last violation, whichever comes first.
+		if next := min(v.NextAllowed, v.Violation+int64(c.ThrottlePenalty)); next > t {
+			s.RetryAfter = time.Duration(next - t)
+		}
+	}
+	return s
 }
 
 func unixNano(t time.Time) int64 {

@@ -69,16 +69,29 @@ func (OSFS) SyncDir(dir string) error {
 	return d.Sync()
 }
 
-// WriteSnapshot writes every player of e to w as CSV.
-func WriteSnapshot(w io.Writer, e *Engine, now time.Time) error {
+// Source is what a snapshot is written from: a game's players, and a number that
+// changes whenever one of them did. Both backends are Sources.
+type Source interface {
+	// Version changes whenever anything a snapshot stores has changed.
+	Version(ctx context.Context) (int64, error)
+	// Records calls fn with a copy of every player's stored fields, the idle reset
+	// applied, and stops at the first error fn returns.
+	Records(ctx context.Context, fn func(Record) error) error
+}
+
+// WriteSnapshot writes every player of src to w as CSV.
+func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.WriteString(strings.Join(snapshotColumns, ",") + "\n")
 	var buf []byte
-	e.Records(now, func(r Record) bool {
+	err := src.Records(ctx, func(r Record) error {
 		buf = appendRecord(buf[:0], r)
 		_, err := bw.Write(buf)
-		return err == nil
+		return err
 	})
+	if err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
@@ -128,9 +141,10 @@ func appendCSVField(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// ReadSnapshot loads every player from r into e, which should be empty, and rebuilds
-// the leaderboard. name is used in error messages, which give the line at fault.
-func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
+// ReadSnapshot reads every player from r and hands each to load, which may refuse it
+// (a duplicate id, say). name is used in error messages, which give the line at fault.
+// The records are checked with CheckRecord before load sees them.
+func ReadSnapshot(r io.Reader, name string, load func(Record) error) (int, error) {
 	tail := &lastByteReader{r: r}
 	cr := csv.NewReader(bufio.NewReaderSize(tail, 1<<20))
 	cr.ReuseRecord = true
@@ -157,7 +171,10 @@ func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
 		line, _ := cr.FieldPos(0)
 		r, err := parseRecord(rec)
 		if err == nil {
-			err = e.Load(r)
+			err = CheckRecord(r)
+		}
+		if err == nil {
+			err = load(r)
 		}
 		if err != nil {
 			return n, fmt.Errorf("%s: line %d: %w", name, line, err)
@@ -170,7 +187,6 @@ func ReadSnapshot(r io.Reader, name string, e *Engine) (int, error) {
 		line, _ := cr.FieldPos(0)
 		return n, fmt.Errorf("%s: line %d: the file does not end with a newline, so it may be cut short", name, line)
 	}
-	e.Rebuild()
 	return n, nil
 }
 
@@ -223,21 +239,40 @@ func parseRecord(f []string) (Record, error) {
 	return r, nil
 }
 
-// LoadSnapshot reads path into e. A missing file is an empty game and not an error.
+// LoadSnapshot reads the scores file at path into e, which should be empty, and
+// builds the leaderboard. A missing file is an empty game and not an error.
 func LoadSnapshot(path string, e *Engine) (int, error) {
+	n, err := ReadSnapshotFile(path, e.Load)
+	if err != nil {
+		return n, err
+	}
+	e.Rebuild()
+	return n, nil
+}
+
+// ReadSnapshotFile is ReadSnapshot of the file at path. A missing file holds no
+// players and is not an error.
+func ReadSnapshotFile(path string, load func(Record) error) (int, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		e.Rebuild()
 		return 0, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("open scores: %w", err)
 	}
 	defer f.Close()
-	return ReadSnapshot(f, path, e)
+	return ReadSnapshot(f, path, load)
 }
 
-// Snapshotter writes the engine's players to a CSV file whenever something changed,
+// Lease decides which of several processes sharing one game writes its snapshots.
+type Lease interface {
+	// Hold takes or renews the lease and reports whether this process holds it.
+	Hold(ctx context.Context) (bool, error)
+	// Release gives the lease up, so another process may take it at once.
+	Release(ctx context.Context) error
+}
+
+// Snapshotter writes a game's players to a CSV file whenever something changed,
 // atomically: a temporary file in the same folder is written and synced, renamed over
 // the old file, and the folder is synced.
 type Snapshotter struct {
@@ -245,29 +280,34 @@ type Snapshotter struct {
 	Path string
 	// Interval is the time between two checks for changes.
 	Interval time.Duration
-	// Engine is the game whose players are written.
-	Engine *Engine
+	// Source is the game whose players are written.
+	Source Source
+	// Lease, when set, lets only its holder write; nil means this process always may.
+	Lease Lease
 	// FS is the file system; nil means the real one.
 	FS FS
 	// Log receives one line per failed write; nil means slog.Default().
 	Log *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
 	// Observe, when set, is told about every write attempt: how long it took, the size
 	// of the file written, and the error if it failed.
 	Observe func(took time.Duration, size int64, err error)
 
 	mu      sync.Mutex // one write at a time
-	written int64      // Engine.Version at the last successful write
+	written int64      // Source.Version at the last successful write
 	primed  bool
 }
 
-// Prime records the engine's current state as already on disk; call it right after
+// Prime records the game's current state as already on disk; call it right after
 // loading, so an unchanged game is not written again.
-func (s *Snapshotter) Prime() {
+func (s *Snapshotter) Prime(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.written, s.primed = s.Engine.Version(), true
+	v, err := s.Source.Version(ctx)
+	if err != nil {
+		return err
+	}
+	s.written, s.primed = v, true
+	return nil
 }
 
 // Run writes a snapshot every Interval when something changed, until ctx is done. It
@@ -280,24 +320,36 @@ func (s *Snapshotter) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.Flush(); err != nil {
+			if _, err := s.Flush(ctx); err != nil {
 				s.log().Error("snapshot failed; the previous file is intact and the write is retried", "path", s.Path, "err", err)
 			}
 		}
 	}
 }
 
-// Flush writes the snapshot now if anything changed since the last write. It reports
-// whether it wrote.
-func (s *Snapshotter) Flush() (bool, error) {
+// Flush writes the snapshot now if anything changed since the last write and this
+// process holds the Lease (when there is one). It reports whether it wrote.
+func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := s.Engine.Version()
+	if s.Lease != nil {
+		held, err := s.Lease.Hold(ctx)
+		if err != nil {
+			return false, fmt.Errorf("snapshot lease: %w", err)
+		}
+		if !held {
+			return false, nil
+		}
+	}
+	v, err := s.Source.Version(ctx)
+	if err != nil {
+		return false, fmt.Errorf("snapshot version: %w", err)
+	}
 	if s.primed && v == s.written {
 		return false, nil
 	}
 	start := time.Now()
-	size, err := s.write()
+	size, err := s.write(ctx)
 	if s.Observe != nil {
 		s.Observe(time.Since(start), size, err)
 	}
@@ -308,14 +360,10 @@ func (s *Snapshotter) Flush() (bool, error) {
 	return true, nil
 }
 
-func (s *Snapshotter) write() (size int64, err error) {
+func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 	fsys := s.FS
 	if fsys == nil {
 		fsys = OSFS{}
-	}
-	now := time.Now
-	if s.Now != nil {
-		now = s.Now
 	}
 	dir := filepath.Dir(s.Path)
 	f, err := fsys.CreateTemp(dir, "."+filepath.Base(s.Path)+".*.tmp")
@@ -330,7 +378,7 @@ func (s *Snapshotter) write() (size int64, err error) {
 		}
 	}()
 	cw := &countingWriter{w: f}
-	if err = WriteSnapshot(cw, s.Engine, now()); err != nil {
+	if err = WriteSnapshot(ctx, cw, s.Source); err != nil {
 		return 0, fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {

@@ -2,6 +2,7 @@ package game
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -24,9 +25,40 @@ import (
 
 const header = "id,handle,score,best,total,last_click,best_at"
 
+// clocked is an engine as a snapshot Source whose records are taken at the time now
+// gives, so tests choose when the idle reset applies.
+type clocked struct {
+	e   *Engine
+	now func() time.Time
+}
+
+func (c clocked) Version(context.Context) (int64, error) { return c.e.version(), nil }
+func (c clocked) Records(_ context.Context, fn func(Record) error) error {
+	return c.e.records(c.now(), fn)
+}
+
+// frozen is e as a Source whose records are taken at now.
+func frozen(e *Engine, now time.Time) clocked {
+	return clocked{e, func() time.Time { return now }}
+}
+
+// writeSnapshot is WriteSnapshot of e's players at now.
+func writeSnapshot(w io.Writer, e *Engine, now time.Time) error {
+	return WriteSnapshot(context.Background(), w, frozen(e, now))
+}
+
+// readSnapshot loads r into e as LoadSnapshot does a file.
+func readSnapshot(r io.Reader, name string, e *Engine) (int, error) {
+	n, err := ReadSnapshot(r, name, e.Load)
+	if err == nil {
+		e.Rebuild()
+	}
+	return n, err
+}
+
 func records(e *Engine, now time.Time) []Record {
 	var rs []Record
-	e.Records(now, func(r Record) bool { rs = append(rs, r); return true })
+	e.records(now, func(r Record) error { rs = append(rs, r); return nil })
 	sort.Slice(rs, func(i, j int) bool { return bytes.Compare(rs[i].ID[:], rs[j].ID[:]) < 0 })
 	return rs
 }
@@ -42,7 +74,7 @@ func equalRecords(a, b []Record) bool {
 func snapshot(t testing.TB, e *Engine, now time.Time) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteSnapshot(&buf, e, now); err != nil {
+	if err := writeSnapshot(&buf, e, now); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -74,7 +106,7 @@ func sampleEngine(t testing.TB) *Engine {
 		mustClick(t, e, idle, at(-time.Hour+time.Duration(j)*time.Second))
 	}
 	join(t, e, "never clicked")
-	e.Tick()
+	e.tick()
 	return e
 }
 
@@ -91,7 +123,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		}
 	}
 	e2 := newEngine(t, nil)
-	n, err := ReadSnapshot(bytes.NewReader(data), "scores.csv", e2)
+	n, err := readSnapshot(bytes.NewReader(data), "scores.csv", e2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +161,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	// The loaded players keep playing: the idle reset and the scores carry on.
 	for _, r := range got {
-		p := e2.Get(r.ID)
+		p := e2.get(r.ID)
 		if r.Handle == "plain" {
 			if res := mustClick(t, e2, p, now); res.Score != 7 || res.Best != 7 {
 				t.Fatalf("click after load: %+v", res)
@@ -145,7 +177,7 @@ func TestSnapshotEmptyGame(t *testing.T) {
 		t.Fatalf("empty snapshot %q", data)
 	}
 	e2 := newEngine(t, nil)
-	if n, err := ReadSnapshot(bytes.NewReader(data), "x", e2); n != 0 || err != nil {
+	if n, err := readSnapshot(bytes.NewReader(data), "x", e2); n != 0 || err != nil {
 		t.Fatalf("ReadSnapshot = %d, %v", n, err)
 	}
 }
@@ -156,7 +188,7 @@ func TestSnapshotSixColumns(t *testing.T) {
 		idN(9).String() + ",nine,0,5,9,2030-06-01T12:00:00Z\n" +
 		idN(3).String() + ",three,2,5,5,\n"
 	e := newEngine(t, nil)
-	if n, err := ReadSnapshot(strings.NewReader(data), "old.csv", e); n != 2 || err != nil {
+	if n, err := readSnapshot(strings.NewReader(data), "old.csv", e); n != 2 || err != nil {
 		t.Fatalf("ReadSnapshot = %d, %v", n, err)
 	}
 	rows := e.Board().Rows
@@ -205,7 +237,7 @@ func TestSnapshotRecordQuoting(t *testing.T) {
 	}
 	// But the engine refuses such handles when loading a file.
 	data := header + "\n" + string(appendRecord(nil, Record{ID: idN(1), Handle: "a,b", Score: 1, Best: 1, Total: 1}))
-	_, err := ReadSnapshot(strings.NewReader(data), "f.csv", newEngine(t, nil))
+	_, err := readSnapshot(strings.NewReader(data), "f.csv", newEngine(t, nil))
 	if err == nil || !strings.Contains(err.Error(), "f.csv: line 2") || !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("handle with a comma: %v", err)
 	}
@@ -257,7 +289,7 @@ func TestReadSnapshotMalformed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEngine(t, nil)
-			_, err := ReadSnapshot(strings.NewReader(tc.data), name, e)
+			_, err := readSnapshot(strings.NewReader(tc.data), name, e)
 			if err == nil {
 				t.Fatalf("no error for\n%s", tc.data)
 			}
@@ -465,8 +497,8 @@ func TestSnapshotterFailures(t *testing.T) {
 			e := sampleEngine(t)
 			fsys := newFakeFS()
 			now := at(time.Minute)
-			s := &Snapshotter{Path: path, Engine: e, FS: fsys, Now: func() time.Time { return now }}
-			if wrote, err := s.Flush(); !wrote || err != nil {
+			s := &Snapshotter{Path: path, Source: clocked{e, func() time.Time { return now }}, FS: fsys}
+			if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 				t.Fatalf("first Flush = %v, %v", wrote, err)
 			}
 			prev, _ := fsys.file(path)
@@ -482,7 +514,7 @@ func TestSnapshotterFailures(t *testing.T) {
 			next := snapshot(t, e, now)
 
 			fsys.fail = tc.step
-			wrote, err := s.Flush()
+			wrote, err := s.Flush(context.Background())
 			if wrote || err == nil {
 				t.Fatalf("failing Flush = %v, %v", wrote, err)
 			}
@@ -504,14 +536,14 @@ func TestSnapshotterFailures(t *testing.T) {
 			}
 
 			// Still failing: still an error, still intact.
-			if wrote, err := s.Flush(); wrote || err == nil {
+			if wrote, err := s.Flush(context.Background()); wrote || err == nil {
 				t.Fatalf("second failing Flush = %v, %v", wrote, err)
 			}
 
 			// The next Flush retries, although nothing changed since the failure.
 			fsys.fail = ""
 			n := fsys.n
-			if wrote, err := s.Flush(); !wrote || err != nil {
+			if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 				t.Fatalf("Flush after the failure = %v, %v", wrote, err)
 			}
 			if fsys.n != n+1 {
@@ -523,7 +555,7 @@ func TestSnapshotterFailures(t *testing.T) {
 			if names := fsys.names(); !slices.Equal(names, []string{path}) {
 				t.Fatalf("files after the retry: %v", names)
 			}
-			if wrote, err := s.Flush(); wrote || err != nil {
+			if wrote, err := s.Flush(context.Background()); wrote || err != nil {
 				t.Fatalf("Flush with nothing new = %v, %v", wrote, err)
 			}
 		})
@@ -534,49 +566,49 @@ func TestSnapshotterPrime(t *testing.T) {
 	src := sampleEngine(t)
 	data := snapshot(t, src, t0)
 	e := newEngine(t, nil)
-	if _, err := ReadSnapshot(bytes.NewReader(data), "x", e); err != nil {
+	if _, err := readSnapshot(bytes.NewReader(data), "x", e); err != nil {
 		t.Fatal(err)
 	}
 	fsys := newFakeFS()
-	s := &Snapshotter{Path: "/d/scores.csv", Engine: e, FS: fsys, Now: func() time.Time { return t0 }}
-	s.Prime()
+	s := &Snapshotter{Path: "/d/scores.csv", Source: clocked{e, func() time.Time { return t0 }}, FS: fsys}
+	s.Prime(context.Background())
 	for i := 0; i < 3; i++ {
-		if wrote, err := s.Flush(); wrote || err != nil {
+		if wrote, err := s.Flush(context.Background()); wrote || err != nil {
 			t.Fatalf("Flush after Prime = %v, %v", wrote, err)
 		}
 	}
 	// Ticks, states, boards and a refused rename are not changes either.
-	e.Tick()
+	e.tick()
 	e.Rebuild()
-	e.Records(t0, func(Record) bool { return true })
+	e.records(t0, func(Record) error { return nil })
 	for _, r := range records(e, t0) {
-		e.State(e.Get(r.ID), t0)
-		e.Attach(e.Get(r.ID), t0)
-		e.Rename(e.Get(r.ID), "")
+		e.stateAt(e.get(r.ID), t0)
+		e.attach(e.get(r.ID), t0)
+		e.rename(e.get(r.ID), "")
 	}
-	if wrote, err := s.Flush(); wrote || err != nil || fsys.n != 0 {
+	if wrote, err := s.Flush(context.Background()); wrote || err != nil || fsys.n != 0 {
 		t.Fatalf("Flush without changes = %v, %v; %d temp files", wrote, err, fsys.n)
 	}
-	var p *Player
+	var p *memPlayer
 	for _, r := range records(e, t0) {
-		p = e.Get(r.ID)
+		p = e.get(r.ID)
 	}
-	e.Rename(p, "renamed")
-	if wrote, err := s.Flush(); !wrote || err != nil {
+	e.rename(p, "renamed")
+	if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 		t.Fatalf("Flush after a rename = %v, %v", wrote, err)
 	}
 	mustClick(t, e, p, at(time.Hour))
-	if wrote, err := s.Flush(); !wrote || err != nil {
+	if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 		t.Fatalf("Flush after a click = %v, %v", wrote, err)
 	}
-	if wrote, err := s.Flush(); wrote || err != nil {
+	if wrote, err := s.Flush(context.Background()); wrote || err != nil {
 		t.Fatalf("Flush without changes = %v, %v", wrote, err)
 	}
 
 	// Without Prime the first Flush writes, even an empty game.
 	fsys = newFakeFS()
-	s = &Snapshotter{Path: "/d/scores.csv", Engine: newEngine(t, nil), FS: fsys}
-	if wrote, err := s.Flush(); !wrote || err != nil {
+	s = &Snapshotter{Path: "/d/scores.csv", Source: newEngine(t, nil), FS: fsys}
+	if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 		t.Fatalf("first Flush of an empty game = %v, %v", wrote, err)
 	}
 	if got, _ := fsys.file("/d/scores.csv"); string(got) != header+"\n" {
@@ -603,12 +635,12 @@ func TestWriteSnapshotWriteError(t *testing.T) {
 		mustClick(t, e, p, t0)
 	}
 	for _, left := range []int{0, 10, 1 << 20, 1<<20 + 100} {
-		err := WriteSnapshot(&failWriter{left: left}, e, t0)
+		err := writeSnapshot(&failWriter{left: left}, e, t0)
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("failing after %d bytes: %v", left, err)
 		}
 	}
-	if err := WriteSnapshot(io.Discard, e, t0); err != nil {
+	if err := writeSnapshot(io.Discard, e, t0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -617,8 +649,8 @@ func TestSnapshotterRealFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, SnapshotFile)
 	e := sampleEngine(t)
-	s := &Snapshotter{Path: path, Engine: e}
-	if wrote, err := s.Flush(); !wrote || err != nil {
+	s := &Snapshotter{Path: path, Source: e}
+	if wrote, err := s.Flush(context.Background()); !wrote || err != nil {
 		t.Fatalf("Flush = %v, %v", wrote, err)
 	}
 	fi, err := os.Stat(path)
@@ -637,8 +669,8 @@ func TestSnapshotterRealFiles(t *testing.T) {
 		t.Fatalf("LoadSnapshot = %d, %v", n, err)
 	}
 	// A failure on the real file system: the folder is gone.
-	s2 := &Snapshotter{Path: filepath.Join(dir, "missing", SnapshotFile), Engine: e}
-	if wrote, err := s2.Flush(); wrote || err == nil {
+	s2 := &Snapshotter{Path: filepath.Join(dir, "missing", SnapshotFile), Source: e}
+	if wrote, err := s2.Flush(context.Background()); wrote || err == nil {
 		t.Fatalf("Flush into a missing folder = %v, %v", wrote, err)
 	}
 }
@@ -749,12 +781,12 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 	path := filepath.Join(dir, SnapshotFile)
 	e := newEngine(t, nil)
 	const players = 300
-	ps := make([]*Player, players)
+	ps := make([]*memPlayer, players)
 	for i := range ps {
 		ps[i] = join(t, e, fmt.Sprintf("p %d Zoë", i))
 	}
-	s := &Snapshotter{Path: path, Engine: e, Now: func() time.Time { return at(time.Minute) }}
-	if _, err := s.Flush(); err != nil {
+	s := &Snapshotter{Path: path, Source: clocked{e, func() time.Time { return at(time.Minute) }}}
+	if _, err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -771,7 +803,7 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				if e.Click(ps[(i*7+g)%players], at(time.Duration(i)*time.Millisecond)).Counted {
+				if e.click(ps[(i*7+g)%players], at(time.Duration(i)*time.Millisecond)).Counted {
 					clicks.Add(1)
 				}
 			}
@@ -793,7 +825,7 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 				readErr <- err
 				return
 			}
-			n, err := ReadSnapshot(f, path, newEngine(t, nil))
+			n, err := readSnapshot(f, path, newEngine(t, nil))
 			f.Close()
 			if err == nil && n != players {
 				err = fmt.Errorf("read %d players, want %d", n, players)
@@ -813,7 +845,7 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 		for c := clicks.Load(); clicks.Load() == c; {
 			runtime.Gosched() // let some clicks happen between two writes
 		}
-		wrote, err := s.Flush()
+		wrote, err := s.Flush(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -834,7 +866,7 @@ func TestSnapshotAtomicUnderLoad(t *testing.T) {
 	t.Logf("%d writes, %d reads, %d clicks", writes, reads.Load(), clicks.Load())
 
 	// After the last Flush with the clicks stopped, the file holds every click.
-	if _, err := s.Flush(); err != nil {
+	if _, err := s.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	e2 := newEngine(t, nil)
@@ -859,9 +891,15 @@ func TestRecordsStopsEarly(t *testing.T) {
 		join(t, e, "p")
 	}
 	n := 0
-	e.Records(t0, func(Record) bool { n++; return n < 3 })
-	if n != 3 {
-		t.Fatalf("Records called fn %d times after it returned false", n)
+	stop := errors.New("stop")
+	err := e.records(t0, func(Record) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	})
+	if n != 3 || err != stop {
+		t.Fatalf("records called fn %d times and returned %v after fn returned an error", n, err)
 	}
 	_ = uuid.Nil
 }

@@ -2,29 +2,11 @@ package game
 
 import (
 	"encoding/binary"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/google/uuid"
 )
-
-// Store is the registry of players the Engine runs on. Memory is the only
-// implementation today; the interface is the seam where a shared, multi-node backend
-// will plug in.
-type Store interface {
-	// Get returns the player with id, or nil. It must not block and must not allocate.
-	Get(id uuid.UUID) *Player
-	// Add inserts p unless a player with the same id exists, and returns the stored one.
-	Add(p *Player) (stored *Player, added bool)
-	// Remove takes the player with id out of the store and returns it, or nil when
-	// there is none. Readers that are running meanwhile may still find it.
-	Remove(id uuid.UUID) *Player
-	// Range calls fn for every player until fn returns false.
-	Range(fn func(*Player) bool)
-	// Len returns the number of players.
-	Len() int
-}
 
 const (
 	shardBits  = 6
@@ -32,11 +14,11 @@ const (
 	minTable   = 16
 )
 
-// Memory is a sharded, open-addressing hash table of players. Readers never lock: each
-// shard publishes an immutable-capacity table through an atomic pointer and slots are
-// filled with atomic stores. Writers (new players, which are rare next to clicks) take
-// the shard's mutex, never a global one.
-type Memory struct {
+// memStore is the in-memory Engine's registry of players: a sharded, open-addressing
+// hash table. Readers never lock: each shard publishes an immutable-capacity table
+// through an atomic pointer and slots are filled with atomic stores. Writers (new
+// players, which are rare next to clicks) take the shard's mutex, never a global one.
+type memStore struct {
 	shards [shardCount]shard
 }
 
@@ -47,13 +29,12 @@ type shard struct {
 }
 
 type table struct {
-	slots []atomic.Pointer[Player]
+	slots []atomic.Pointer[memPlayer]
 	mask  uint64
 }
 
-// NewMemory returns an empty in-memory store.
-func NewMemory() *Memory {
-	m := &Memory{}
+func newMemStore() *memStore {
+	m := &memStore{}
 	for i := range m.shards {
 		m.shards[i].table.Store(newTable(minTable))
 	}
@@ -61,7 +42,7 @@ func NewMemory() *Memory {
 }
 
 func newTable(size int) *table {
-	return &table{slots: make([]atomic.Pointer[Player], size), mask: uint64(size - 1)}
+	return &table{slots: make([]atomic.Pointer[memPlayer], size), mask: uint64(size - 1)}
 }
 
 // hash mixes both halves of the id through splitmix64's finaliser, so ids that are not
@@ -78,23 +59,23 @@ func mix64(x uint64) uint64 {
 	return x ^ x>>31
 }
 
-func (m *Memory) shardOf(h uint64) *shard { return &m.shards[h>>(64-shardBits)] }
+func (m *memStore) shardOf(h uint64) *shard { return &m.shards[h>>(64-shardBits)] }
 
-// Get implements Store.
-func (m *Memory) Get(id uuid.UUID) *Player {
+// Get returns the player with id, or nil. It never blocks and never allocates.
+func (m *memStore) Get(id uuid.UUID) *memPlayer {
 	h := hash(id)
 	t := m.shardOf(h).table.Load()
 	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		p := t.slots[i].Load()
-		if p == nil || p.ID == id {
+		if p == nil || p.id == id {
 			return p
 		}
 	}
 }
 
-// Add implements Store.
-func (m *Memory) Add(p *Player) (*Player, bool) {
-	h := hash(p.ID)
+// Add inserts p unless a player with the same id exists, and returns the stored one.
+func (m *memStore) Add(p *memPlayer) (*memPlayer, bool) {
+	h := hash(p.id)
 	s := m.shardOf(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -104,7 +85,7 @@ func (m *Memory) Add(p *Player) (*Player, bool) {
 		if q == nil {
 			break
 		}
-		if q.ID == p.ID {
+		if q.id == p.id {
 			return q, false
 		}
 	}
@@ -126,8 +107,8 @@ func (s *shard) grow(old *table) *table {
 
 // insert puts p in the first free slot of its probe chain. Call with the shard's mutex
 // held, on a table with a free slot.
-func (t *table) insert(p *Player) {
-	for i := hash(p.ID) & t.mask; ; i = (i + 1) & t.mask {
+func (t *table) insert(p *memPlayer) {
+	for i := hash(p.id) & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].Load() == nil {
 			t.slots[i].Store(p)
 			return
@@ -137,7 +118,7 @@ func (t *table) insert(p *Player) {
 
 // copyWithout returns a new table of the given size holding every player of t except
 // skip (nil skips nobody).
-func (t *table) copyWithout(size int, skip *Player) *table {
+func (t *table) copyWithout(size int, skip *memPlayer) *table {
 	c := newTable(size)
 	for i := range t.slots {
 		if p := t.slots[i].Load(); p != nil && p != skip {
@@ -147,8 +128,8 @@ func (t *table) copyWithout(size int, skip *Player) *table {
 	return c
 }
 
-// Range implements Store.
-func (m *Memory) Range(fn func(*Player) bool) {
+// Range calls fn for every player until fn returns false.
+func (m *memStore) Range(fn func(*memPlayer) bool) {
 	for i := range m.shards {
 		t := m.shards[i].table.Load()
 		for j := range t.slots {
@@ -159,8 +140,8 @@ func (m *Memory) Range(fn func(*Player) bool) {
 	}
 }
 
-// Len implements Store.
-func (m *Memory) Len() int {
+// Len returns the number of players.
+func (m *memStore) Len() int {
 	n := int64(0)
 	for i := range m.shards {
 		n += m.shards[i].n.Load()
@@ -168,5 +149,3 @@ func (m *Memory) Len() int {
 	return int(n)
 }
 
-// String describes the store for logs.
-func (m *Memory) String() string { return fmt.Sprintf("memory store, %d shards", shardCount) }

@@ -18,13 +18,13 @@ const (
 )
 
 func BenchmarkLeaderboardWorkload(b *testing.B) {
-	e, err := New(DefaultConfig(), NewMemory())
+	e, err := New(DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
-	players := make([]*Player, workloadPlayers)
+	players := make([]*memPlayer, workloadPlayers)
 	for i := range players {
-		if players[i], err = e.Join(fmt.Sprintf("w%d", i)); err != nil {
+		if players[i], err = e.join(fmt.Sprintf("w%d", i)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -41,9 +41,9 @@ func BenchmarkLeaderboardWorkload(b *testing.B) {
 		if i%workloadPlayers == 0 {
 			now = now.Add(time.Second) // about one click per player per second
 		}
-		e.Click(players[order[i&(len(order)-1)]], now)
+		e.click(players[order[i&(len(order)-1)]], now)
 		if i%workloadTick == workloadTick-1 {
-			e.Tick()
+			e.tick()
 			rows += len(e.Board().Rows)
 		}
 	}

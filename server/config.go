@@ -67,6 +67,8 @@ const (
 	maxFrameBytes = 512
 	// pongWait is how long a silent socket is kept; the server pings at 9/10 of it.
 	pongWait = 60 * time.Second
+	// readyTimeout bounds the storage check behind /readyz.
+	readyTimeout = 2 * time.Second
 )
 
 func (c *Config) setDefaults() {

@@ -107,12 +107,25 @@ type statsFrame struct {
 
 type errorJSON struct {
 	Error string `json:"error"`
+	// Code is a machine-readable reason, set when the page acts on it.
+	Code string `json:"code,omitempty"`
 }
 
 type errorFrame struct {
 	Type  string `json:"type"`
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
 }
+
+// codeUnavailable marks errors caused by an unreachable storage: nothing was lost,
+// the page pauses and retries.
+const codeUnavailable = "unavailable"
+
+// pausedMessage is what a player is told while the game's storage is unreachable.
+const pausedMessage = "paused: the game's storage is unreachable, retrying"
+
+// pausedFrame answers a click that could not be stored.
+var pausedFrame = mustJSON(errorFrame{Type: "error", Error: pausedMessage, Code: codeUnavailable})
 
 type clientFrame struct {
 	Type string `json:"type"`

@@ -1,6 +1,6 @@
 // Package server serves Click the Button over HTTP and WebSocket: the page, the JSON
 // API, signed identities and the coalesced leaderboard broadcast. It knows the game
-// only through the Game interface and nothing of how scores are stored.
+// only through the game.Backend interface and nothing of how scores are stored.
 package server
 
 import (
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
-	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 	"github.com/olahol/melody"
 )
@@ -33,32 +32,10 @@ const (
 	pathWS          = "/ws"
 )
 
-// Game is what the server needs of the game engine.
-type Game interface {
-	Join(handle string) (*game.Player, error)
-	Get(id uuid.UUID) *game.Player
-	Restore(id uuid.UUID, handle string) (*game.Player, error)
-	Rename(p *game.Player, handle string) (string, error)
-	Click(p *game.Player, now time.Time) game.ClickResult
-	State(p *game.Player, now time.Time) game.State
-	Attach(p *game.Player, now time.Time) bool
-	Detach(p *game.Player, now time.Time)
-	Tick() (game.Update, bool)
-	Board() game.Update
-	Stats() game.Stats
-	Config() game.Config
-
-	// Moderation (server_admin.go).
-	Find(match func(*game.Player) bool, offset, limit int) ([]*game.Player, int)
-	Info(p *game.Player, now time.Time) game.PlayerInfo
-	Reset(p *game.Player)
-	Remove(id uuid.UUID) *game.Player
-}
-
 // Server is the HTTP and WebSocket front of one game.
 type Server struct {
 	cfg     Config
-	game    Game
+	game    game.Backend
 	id      identity
 	origins map[string]bool
 	echo    *echo.Echo
@@ -68,13 +45,14 @@ type Server struct {
 
 	newPlayers *ipRate  // players created per client address and minute
 	ipSockets  *ipCount // open sockets per client address
+	backendLog *backendLog
 
 	ready   atomic.Bool    // serving, and not shutting down
 	sockets sync.WaitGroup // WebSocket handlers still running
 }
 
 // New wires a server for g. It does not listen yet.
-func New(cfg Config, g Game) *Server {
+func New(cfg Config, g game.Backend) *Server {
 	cfg.setDefaults()
 	s := &Server{
 		cfg:     cfg,
@@ -85,6 +63,7 @@ func New(cfg Config, g Game) *Server {
 
 		newPlayers: newIPRate(cfg.NewPlayersPerMinute, time.Minute),
 		ipSockets:  newIPCount(cfg.SocketsPerIP),
+		backendLog: newBackendLog(time.Second),
 	}
 	for _, o := range cfg.AllowedOrigins {
 		if n, ok := normalizeOrigin(o); ok {
@@ -94,6 +73,7 @@ func New(cfg Config, g Game) *Server {
 	s.hub = newHub(s)
 	s.ws = s.newMelody()
 	s.echo = s.routes()
+	g.Watch(s.onEvent)
 	return s
 }
 
@@ -208,11 +188,17 @@ func (s *Server) handleHealth(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok", "version": s.cfg.Version})
 }
 
-// handleReady answers 200 once the scores are loaded and the server listens, and 503
-// from the moment shutdown begins.
+// handleReady answers 200 once the scores are loaded and the server listens, while the
+// game's storage answers; 503 from the moment shutdown begins or while the storage
+// is unreachable.
 func (s *Server) handleReady(c echo.Context) error {
 	if !s.ready.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	defer cancel()
+	if err := s.game.Ping(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -110,8 +111,7 @@ type adminRemovedJSON struct {
 	Sockets int `json:"sockets"`
 }
 
-func (s *Server) adminPlayer(p *game.Player, now time.Time) adminPlayerJSON {
-	info := s.game.Info(p, now)
+func (s *Server) adminPlayer(info game.PlayerInfo) adminPlayerJSON {
 	out := adminPlayerJSON{
 		ID:     info.ID.String(),
 		Handle: info.Handle,
@@ -128,6 +128,15 @@ func (s *Server) adminPlayer(p *game.Player, now time.Time) adminPlayerJSON {
 	return out
 }
 
+// adminInfo answers with p as a moderator sees it.
+func (s *Server) adminInfo(c echo.Context, p game.Player) error {
+	info, err := s.game.Info(c.Request().Context(), p)
+	if err != nil {
+		return s.backendError("admin", err)
+	}
+	return c.JSON(http.StatusOK, s.adminPlayer(info))
+}
+
 // handleAdminList lists players, best first, optionally only those matching q: a
 // player id (exact), a public tag (exact), or a part of the handle (any case).
 func (s *Server) handleAdminList(c echo.Context) error {
@@ -139,23 +148,35 @@ func (s *Server) handleAdminList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	ctx := c.Request().Context()
 	out := adminListJSON{Players: []adminPlayerJSON{}, Offset: offset, Limit: limit}
 	q := strings.TrimSpace(c.QueryParam("q"))
 	if id, err := uuid.Parse(q); err == nil {
 		// An id: no scan needed.
-		if p := s.game.Get(id); p != nil {
-			out.Total = 1
-			if offset == 0 {
-				out.Players = append(out.Players, s.adminPlayer(p, now))
-			}
+		p, err := s.game.Get(ctx, id)
+		if errors.Is(err, game.ErrNoPlayer) {
+			return c.JSON(http.StatusOK, out)
+		}
+		var info game.PlayerInfo
+		if err == nil {
+			info, err = s.game.Info(ctx, p)
+		}
+		if err != nil {
+			return s.backendError("admin", err)
+		}
+		out.Total = 1
+		if offset == 0 {
+			out.Players = append(out.Players, s.adminPlayer(info))
 		}
 		return c.JSON(http.StatusOK, out)
 	}
-	page, total := s.game.Find(s.adminMatch(q), offset, limit)
+	page, total, err := s.game.Find(ctx, s.adminMatch(q), offset, limit)
+	if err != nil {
+		return s.backendError("admin", err)
+	}
 	out.Total = total
-	for _, p := range page {
-		out.Players = append(out.Players, s.adminPlayer(p, now))
+	for _, info := range page {
+		out.Players = append(out.Players, s.adminPlayer(info))
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -163,17 +184,17 @@ func (s *Server) handleAdminList(c echo.Context) error {
 // adminMatch returns the filter for q, or nil for every player. A q shaped like a tag
 // matches that tag as well as handles containing it; computing tags costs an HMAC per
 // player, so it is done only then.
-func (s *Server) adminMatch(q string) func(*game.Player) bool {
+func (s *Server) adminMatch(q string) func(uuid.UUID, string) bool {
 	if q == "" {
 		return nil
 	}
 	needle := strings.ToLower(norm.NFC.String(q))
 	tagShaped := len(q) == tagLen && strings.Trim(q, "abcdefghijklmnopqrstuvwxyz234567") == ""
-	return func(p *game.Player) bool {
-		if strings.Contains(strings.ToLower(p.Handle()), needle) {
+	return func(id uuid.UUID, handle string) bool {
+		if strings.Contains(strings.ToLower(handle), needle) {
 			return true
 		}
-		return tagShaped && s.id.tag(p.ID) == q
+		return tagShaped && s.id.tag(id) == q
 	}
 }
 
@@ -192,14 +213,17 @@ func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
 
 // adminTarget returns the player named by the :id path parameter: 400 for a malformed
 // id, 404 for an unknown one.
-func (s *Server) adminTarget(c echo.Context) (*game.Player, error) {
+func (s *Server) adminTarget(c echo.Context) (game.Player, error) {
 	id, err := adminID(c)
 	if err != nil {
 		return nil, err
 	}
-	p := s.game.Get(id)
-	if p == nil {
+	p, err := s.game.Get(c.Request().Context(), id)
+	if errors.Is(err, game.ErrNoPlayer) {
 		return nil, errNoPlayer(id)
+	}
+	if err != nil {
+		return nil, s.backendError("admin", err)
 	}
 	return p, nil
 }
@@ -221,7 +245,7 @@ func (s *Server) handleAdminGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+	return s.adminInfo(c, p)
 }
 
 // handleAdminRename gives a player a new handle, under the players' own rules. The
@@ -238,12 +262,12 @@ func (s *Server) handleAdminRename(c echo.Context) error {
 		return err
 	}
 	old := p.Handle()
-	h, err := s.game.Rename(p, handle)
+	h, err := s.game.Rename(c.Request().Context(), p, handle)
 	if err != nil {
-		return handleError(err)
+		return s.backendError("admin", err)
 	}
-	s.audit(c, "rename", p, "old_handle", old, "new_handle", h)
-	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+	s.audit(c, "rename", p.ID(), "old_handle", old, "new_handle", h)
+	return s.adminInfo(c, p)
 }
 
 // handleAdminReset sets a player's score and best to 0, keeping the lifetime total:
@@ -253,42 +277,52 @@ func (s *Server) handleAdminReset(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	before := s.game.Info(p, time.Now())
-	s.game.Reset(p)
-	s.audit(c, "reset", p, "handle", before.Handle, "old_score", before.Score, "old_best", before.Best)
-	return c.JSON(http.StatusOK, s.adminPlayer(p, time.Now()))
+	ctx := c.Request().Context()
+	before, err := s.game.Info(ctx, p)
+	if err == nil {
+		err = s.game.Reset(ctx, p)
+	}
+	if err != nil {
+		return s.backendError("admin", err)
+	}
+	s.audit(c, "reset", p.ID(), "handle", before.Handle, "old_score", before.Score, "old_best", before.Best)
+	return s.adminInfo(c, p)
 }
 
-// handleAdminRemove removes a player from the game and closes the player's sockets.
-// It answers with the player as it was.
+// handleAdminRemove removes a player from the game and closes the player's sockets
+// on this node; the other nodes sharing the game close theirs when the backend tells
+// them (Server.onEvent). It answers with the player as it was.
 func (s *Server) handleAdminRemove(c echo.Context) error {
 	id, err := adminID(c)
 	if err != nil {
 		return err
 	}
-	p := s.game.Remove(id)
-	if p == nil {
+	info, err := s.game.Remove(c.Request().Context(), id)
+	if errors.Is(err, game.ErrNoPlayer) {
 		return errNoPlayer(id)
 	}
-	last := s.adminPlayer(p, time.Now()) // a removed player still reads as it was
-	closed := s.hub.closePlayer(p, adminCloseReason)
-	s.audit(c, "remove", p, "handle", last.Handle, "old_best", last.Best, "old_total", last.Total, "sockets_closed", closed)
+	if err != nil {
+		return s.backendError("admin", err)
+	}
+	last := s.adminPlayer(info) // a removed player still reads as it was
+	closed := s.hub.closePlayer(id, adminCloseReason)
+	s.audit(c, "remove", id, "handle", last.Handle, "old_best", last.Best, "old_total", last.Total, "sockets_closed", closed)
 	return c.JSON(http.StatusOK, adminRemovedJSON{Removed: last, Sockets: closed})
 }
 
 // audit logs one admin action at Info.
-func (s *Server) audit(c echo.Context, action string, p *game.Player, args ...any) {
-	s.cfg.Log.Info("admin action", append([]any{"action", action, "id", p.ID.String(), "tag", s.id.tag(p.ID), "ip", c.RealIP()}, args...)...)
+func (s *Server) audit(c echo.Context, action string, id uuid.UUID, args ...any) {
+	s.cfg.Log.Info("admin action", append([]any{"action", action, "id", id.String(), "tag", s.id.tag(id), "ip", c.RealIP()}, args...)...)
 }
 
-// closePlayer closes every open socket of p with a policy-violation close frame and
-// returns how many it closed. The page reconnects by itself; its cookie then brings
-// back a fresh player (see Engine.Restore).
-func (h *hub) closePlayer(p *game.Player, reason string) int {
+// closePlayer closes every open socket of the player with id on this node with a
+// policy-violation close frame and returns how many it closed. The page reconnects
+// by itself; its cookie then brings back a fresh player (see Backend.Restore).
+func (h *hub) closePlayer(id uuid.UUID, reason string) int {
 	h.mu.Lock()
 	var sessions []*melody.Session
 	for _, c := range h.clients {
-		if c.p == p {
+		if c.p.ID() == id {
 			sessions = append(sessions, c.sess)
 		}
 	}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -60,7 +61,7 @@ type joined struct {
 	*player
 	id  uuid.UUID
 	tag string
-	p   *game.Player
+	p   game.Player
 }
 
 func (ts *testServer) joinPlayer(t *testing.T, handle string, clicks int) joined {
@@ -68,10 +69,9 @@ func (ts *testServer) joinPlayer(t *testing.T, handle string, clicks int) joined
 	pl := ts.newPlayer(t)
 	body := pl.join(handle)
 	id := uuid.UUID(mustID(t, ts, pl))
-	j := joined{player: pl, id: id, tag: body["tag"].(string), p: ts.engine.Get(id)}
-	now := time.Now()
-	for i := range clicks {
-		if !ts.engine.Click(j.p, now.Add(time.Duration(i)*time.Second)).Counted {
+	j := joined{player: pl, id: id, tag: body["tag"].(string), p: ts.get(t, id)}
+	for range clicks {
+		if !ts.click(t, j.p) {
 			t.Fatal("click refused")
 		}
 	}
@@ -110,7 +110,7 @@ func dropped(f map[string]any, tag string) bool {
 func snapshotOf(t *testing.T, ts *testServer) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := game.WriteSnapshot(&buf, ts.engine, time.Now()); err != nil {
+	if err := game.WriteSnapshot(context.Background(), &buf, ts.engine); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -132,7 +132,7 @@ func TestAdminOffWithoutToken(t *testing.T) {
 			}
 		}
 	}
-	if ts.engine.Get(victim.id) == nil || ts.engine.Info(victim.p, time.Now()).Best != 3 {
+	if ts.get(t, victim.id) != victim.p || ts.info(t, victim.p).Best != 3 {
 		t.Fatal("a request to the disabled admin API changed the player")
 	}
 }
@@ -194,8 +194,8 @@ func TestAdminActionsNeedToken(t *testing.T) {
 			}
 		}
 	}
-	info := ts.engine.Info(v.p, time.Now())
-	if ts.engine.Get(v.id) != v.p || info.Handle != "victim" || info.Best != 4 {
+	info := ts.info(t, v.p)
+	if ts.get(t, v.id) != v.p || info.Handle != "victim" || info.Best != 4 {
 		t.Fatalf("unauthorised requests changed the player: %+v", info)
 	}
 }
@@ -481,18 +481,18 @@ func TestAdminShortTokenWarns(t *testing.T) {
 	}
 }
 
-// orphanGame hands out a player that was removed already, as a Get racing a removal
-// does.
+// orphanGame hands out a player that was removed already, as a Restore racing a
+// removal does.
 type orphanGame struct {
 	*game.Engine
-	orphan *game.Player
+	orphan game.Player
 }
 
-func (g orphanGame) Get(id uuid.UUID) *game.Player {
-	if id == g.orphan.ID {
-		return g.orphan
+func (g orphanGame) Restore(ctx context.Context, id uuid.UUID, handle string) (game.Player, error) {
+	if id == g.orphan.ID() {
+		return g.orphan, nil
 	}
-	return g.Engine.Get(id)
+	return g.Engine.Restore(ctx, id, handle)
 }
 
 // TestAdminRemoveRacingConnect: a socket that opens for a player removed meanwhile is
@@ -500,8 +500,8 @@ func (g orphanGame) Get(id uuid.UUID) *game.Player {
 func TestAdminRemoveRacingConnect(t *testing.T) {
 	ts := newTestServer(t, withAdmin)
 	p := ts.joinPlayer(t, "late", 1)
-	if ts.engine.Remove(p.id) != p.p {
-		t.Fatal("remove failed")
+	if _, err := ts.engine.Remove(context.Background(), p.id); err != nil {
+		t.Fatal(err)
 	}
 	s := New(ts.cfg, orphanGame{Engine: ts.engine, orphan: p.p})
 	srv := httptest.NewServer(s.Handler())

@@ -42,8 +42,8 @@ func (h *hub) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			h.tick(now)
+		case <-t.C:
+			h.tick(ctx)
 		}
 	}
 }
@@ -51,10 +51,17 @@ func (h *hub) run(ctx context.Context) {
 // tick publishes what changed since the last tick: a delta when the board changed, the
 // counters alone when only they did, nothing otherwise. It also sends each socket its
 // player's state when that changed by other means than this socket's clicks.
-func (h *hub) tick(now time.Time) {
+//
+// When the game's storage cannot be reached the board stays as it was; the counters
+// and the players' own states still go out.
+func (h *hub) tick(ctx context.Context) {
 	start := time.Now()
 	defer func() { h.s.metrics.tickDuration.Observe(time.Since(start).Seconds()) }()
-	u, changed := h.s.game.Tick()
+	u, changed, err := h.s.game.Tick(ctx)
+	if err != nil {
+		h.s.metrics.backendErrors.WithLabelValues("tick").Inc()
+		h.s.logBackend("tick", err)
+	}
 	stats := newStatsJSON(h.s.game.Stats())
 
 	// Under the lock: publish, and take the list of sockets. Queuing to thousands of
@@ -95,7 +102,7 @@ func (h *hub) tick(now time.Time) {
 			c.sess.Write(frame)
 		}
 		c.mu.Lock()
-		c.sendState(h.s.game.State(c.p, now), force)
+		c.sendState(h.s.game.State(c.p), force)
 		c.mu.Unlock()
 	}
 	clear(targets) // drop references to closed sockets until the next tick
@@ -161,7 +168,11 @@ func (h *hub) connect(sess *melody.Session) {
 	c.sess = sess
 	close(c.upgraded)
 	h.s.metrics.wsConnects.Inc()
-	h.s.game.Attach(c.p, time.Now())
+	if _, err := h.s.game.Attach(context.Background(), c.p); err != nil {
+		// The socket works without it: only the online and returning counts miss it.
+		h.s.metrics.backendErrors.WithLabelValues("attach").Inc()
+		h.s.logBackend("attach", err)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c.slot = len(h.clients)
@@ -171,7 +182,7 @@ func (h *hub) connect(sess *melody.Session) {
 		return
 	}
 	c.mu.Lock()
-	c.sendState(h.s.game.State(c.p, time.Now()), true)
+	c.sendState(h.s.game.State(c.p), true)
 	c.mu.Unlock()
 	sess.Write(h.fullFrame())
 }
@@ -188,5 +199,5 @@ func (h *hub) disconnect(sess *melody.Session) {
 	h.clients = h.clients[:len(h.clients)-1]
 	h.mu.Unlock()
 	h.s.metrics.wsDisconnects.Inc()
-	h.s.game.Detach(c.p, time.Now())
+	h.s.game.Detach(c.p)
 }

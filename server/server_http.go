@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/labstack/echo/v4"
 )
 
@@ -82,7 +83,12 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		c.NoContent(code)
 		return
 	}
-	c.JSON(code, errorJSON{Error: msg})
+	out := errorJSON{Error: msg}
+	if errors.Is(err, game.ErrUnavailable) {
+		out.Code = codeUnavailable
+		s.logBackend(c.Request().URL.Path, err)
+	}
+	c.JSON(code, out)
 }
 
 // accessLog writes one line per request with its duration and the client's real

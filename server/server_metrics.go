@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,9 +26,10 @@ type metrics struct {
 	snapLastSuccess prometheus.Gauge
 	snapFailures    prometheus.Counter
 	httpLimited     *prometheus.CounterVec
+	backendErrors   *prometheus.CounterVec
 }
 
-func newMetrics(g Game) *metrics {
+func newMetrics(g game.Backend) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		framesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -72,6 +74,10 @@ func newMetrics(g Game) *metrics {
 			Name: "ctb_http_limited_total",
 			Help: "Requests refused by a server limit, by limit.",
 		}, []string{"limit"}),
+		backendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ctb_backend_errors_total",
+			Help: "Calls to the game's storage (Redis) that failed, by operation. Always 0 in memory.",
+		}, []string{"op"}),
 	}
 	stat := func(name, help string, typ prometheus.ValueType, f func() int64, labels ...string) prometheus.Collector {
 		var constLabels prometheus.Labels
@@ -85,7 +91,7 @@ func newMetrics(g Game) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.framesRefused, m.framesDropped, m.wsConnects, m.wsDisconnects, m.tickDuration,
-		m.snapDuration, m.snapSize, m.snapLastSuccess, m.snapFailures, m.httpLimited,
+		m.snapDuration, m.snapSize, m.snapLastSuccess, m.snapFailures, m.httpLimited, m.backendErrors,
 		stat("ctb_clicks_total", "Clicks counted, across restarts.", prometheus.CounterValue, func() int64 { return g.Stats().TotalClicks }),
 		// The throttle is the one reason the engine refuses a click; frames refused
 		// before they reach it are in ctb_ws_frames_refused_total.
@@ -96,6 +102,7 @@ func newMetrics(g Game) *metrics {
 		stat("ctb_players_returning_total", "Players who came back after 30 minutes or more away, since the start.", prometheus.CounterValue, func() int64 { return g.Stats().Returning }),
 	)
 	m.framesRefused.WithLabelValues("invalid") // present from the start, at 0
+	m.backendErrors.WithLabelValues("click")
 	return m
 }
 

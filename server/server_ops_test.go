@@ -130,7 +130,7 @@ func TestStatsAPI(t *testing.T) {
 // servePlain runs Serve on a loopback listener and returns its base URL.
 func servePlain(t *testing.T, cfg Config) (string, *Server) {
 	t.Helper()
-	engine, _ := game.New(game.DefaultConfig(), game.NewMemory())
+	engine, _ := game.New(game.DefaultConfig())
 	cfg.Secret = []byte("0123456789abcdef")
 	cfg.Log = slog.New(slog.DiscardHandler)
 	s := New(cfg, engine)

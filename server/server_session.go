@@ -11,26 +11,24 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// playerOf returns the player of r's session cookie. A valid cookie for a player the
-// game does not know (its snapshot was lost) brings that player back with no score.
-func (s *Server) playerOf(r *http.Request) (*game.Player, error) {
+// playerOf returns the player of r's session cookie: errNoIdentity without a valid
+// one. A valid cookie for a player the game does not know (its snapshot was lost)
+// brings that player back with no score.
+func (s *Server) playerOf(r *http.Request) (game.Player, error) {
 	id, handle, err := s.id.fromRequest(r)
 	if err != nil {
 		return nil, err
 	}
-	if p := s.game.Get(id); p != nil {
-		return p, nil
-	}
-	p, err := s.game.Restore(id, handle)
-	if err != nil {
+	p, err := s.game.Restore(r.Context(), id, handle)
+	if errors.Is(err, game.ErrInvalidHandle) {
 		return nil, errNoIdentity
 	}
-	return p, nil
+	return p, err
 }
 
-func (s *Server) sessionBody(p *game.Player) sessionResponse {
+func (s *Server) sessionBody(p game.Player) sessionResponse {
 	return sessionResponse{
-		sessionJSON: newSessionJSON(s.game.State(p, time.Now()), s.id.tag(p.ID)),
+		sessionJSON: newSessionJSON(s.game.State(p), s.id.tag(p.ID())),
 		Rules:       newRulesJSON(s.game.Config()),
 	}
 }
@@ -38,7 +36,7 @@ func (s *Server) sessionBody(p *game.Player) sessionResponse {
 func (s *Server) handleGetSession(c echo.Context) error {
 	p, err := s.playerOf(c.Request())
 	if err != nil {
-		return echo.NewHTTPError(http.StatusUnauthorized, "no session: choose a handle first")
+		return s.sessionError("session", err)
 	}
 	return c.JSON(http.StatusOK, s.sessionBody(p))
 }
@@ -67,14 +65,6 @@ func decodeHandle(c echo.Context) (string, error) {
 	return *req.Handle, nil
 }
 
-// handleError turns a refused handle into a 400 that says why.
-func handleError(err error) error {
-	if errors.Is(err, game.ErrInvalidHandle) {
-		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
-	}
-	return err
-}
-
 // handlePostSession creates a player, or renames the cookie's player, and sets a fresh
 // cookie holding the id and the handle.
 func (s *Server) handlePostSession(c echo.Context) error {
@@ -82,24 +72,26 @@ func (s *Server) handlePostSession(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
 	p, err := s.playerOf(c.Request())
-	if err == nil {
-		_, err = s.game.Rename(p, handle)
-	} else {
+	switch {
+	case err == nil:
+		_, err = s.game.Rename(ctx, p, handle)
+	case errors.Is(err, errNoIdentity):
 		if _, err := game.NormalizeHandle(handle); err != nil {
 			// A bad handle costs the address nothing from its quota.
-			return handleError(err)
+			return s.backendError("join", err)
 		}
 		if ok, retry := s.newPlayers.allow(clientAddr(c), time.Now()); !ok {
 			s.metrics.httpLimited.WithLabelValues("new_players_per_ip").Inc()
 			return tooMany(c, retry, fmt.Sprintf("at most %d new players per minute from one address", s.cfg.NewPlayersPerMinute))
 		}
-		p, err = s.game.Join(handle)
+		p, err = s.game.Join(ctx, handle)
 	}
 	if err != nil {
-		return handleError(err)
+		return s.backendError("session", err)
 	}
-	c.SetCookie(s.id.cookie(p.ID, p.Handle(), s.cfg.BasePath+"/", s.isHTTPS(c)))
+	c.SetCookie(s.id.cookie(p.ID(), p.Handle(), s.cfg.BasePath+"/", s.isHTTPS(c)))
 	return c.JSON(http.StatusOK, s.sessionBody(p))
 }
 

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/testutil"
+	"github.com/google/uuid"
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 )
@@ -41,10 +43,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testServer is a Server over a real engine behind httptest, with its hub running.
+// testServer is a Server over a real engine behind httptest, with its hub running. The
+// engine's clock follows the real one, and tests may move it forward.
 type testServer struct {
 	*Server
 	engine *game.Engine
+	clock  *testutil.Clock
 	http   *httptest.Server
 }
 
@@ -56,17 +60,19 @@ func newTestServer(t *testing.T, mutate ...func(*Config, *game.Config)) *testSer
 // newTestServerOn is newTestServer with the listener wrapped by wrap, when not nil.
 func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate ...func(*Config, *game.Config)) *testServer {
 	t.Helper()
+	clock := testutil.RealClock()
 	gcfg := game.DefaultConfig()
+	gcfg.Now = clock.Now
 	cfg := Config{Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
 	for _, m := range mutate {
 		m(&cfg, &gcfg)
 	}
-	engine, err := game.New(gcfg, game.NewMemory())
+	engine, err := game.New(gcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := New(cfg, engine)
-	ts := &testServer{Server: s, engine: engine, http: httptest.NewUnstartedServer(s.Handler())}
+	ts := &testServer{Server: s, engine: engine, clock: clock, http: httptest.NewUnstartedServer(s.Handler())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.hub.run(ctx) }()
@@ -82,6 +88,38 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 		<-done
 	})
 	return ts
+}
+
+// get returns the engine's player with id.
+func (ts *testServer) get(t *testing.T, id uuid.UUID) game.Player {
+	t.Helper()
+	p, err := ts.engine.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// click applies one click of p a second after the last one, so it is never
+// throttled, and reports whether it counted.
+func (ts *testServer) click(t *testing.T, p game.Player) bool {
+	t.Helper()
+	ts.clock.Advance(time.Second)
+	res, err := ts.engine.Click(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Counted
+}
+
+// info returns what a moderator sees of p.
+func (ts *testServer) info(t *testing.T, p game.Player) game.PlayerInfo {
+	t.Helper()
+	info, err := ts.engine.Info(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // player is an HTTP client with its own cookie jar.
@@ -228,9 +266,9 @@ func TestSessionLifecycle(t *testing.T) {
 		t.Fatalf("cookies %v", cookies)
 	}
 
-	pl := ts.engine.Get(mustID(t, ts, p))
+	pl := ts.get(t, mustID(t, ts, p))
 	for range 3 {
-		ts.engine.Click(pl, time.Now())
+		ts.click(t, pl)
 	}
 	code, body := p.do("GET", "/api/session", "")
 	if code != 200 || body["handle"] != "Ada Lovelace" || num(body["score"]) != 3 || num(body["best"]) != 3 {
@@ -346,13 +384,12 @@ func TestLeaderboardAndHealth(t *testing.T) {
 	a, b := ts.newPlayer(t), ts.newPlayer(t)
 	a.join("same")
 	b.join("same")
-	pa, pb := ts.engine.Get(mustID(t, ts, a)), ts.engine.Get(mustID(t, ts, b))
-	now := time.Now()
+	pa, pb := ts.get(t, mustID(t, ts, a)), ts.get(t, mustID(t, ts, b))
 	for range 5 {
-		ts.engine.Click(pa, now)
+		ts.engine.Click(context.Background(), pa)
 	}
-	ts.engine.Click(pb, now)
-	ts.engine.Tick()
+	ts.engine.Click(context.Background(), pb)
+	ts.engine.Tick(context.Background())
 
 	code, body := a.do("GET", "/api/leaderboard", "")
 	top, _ := body["top"].([]any)
@@ -366,7 +403,7 @@ func TestLeaderboardAndHealth(t *testing.T) {
 	if first["tag"] == second["tag"] {
 		t.Fatal("two players with the same handle share a tag")
 	}
-	if strings.Contains(fmt.Sprint(body), pa.ID.String()) {
+	if strings.Contains(fmt.Sprint(body), pa.ID().String()) {
 		t.Fatal("leaderboard reveals a player id")
 	}
 	if code, body := a.do("GET", "/healthz", ""); code != 200 || body["status"] != "ok" {
@@ -621,9 +658,9 @@ func TestSlowClientConvergesAndDoesNotStallOthers(t *testing.T) {
 	fast := fastP.dial()
 
 	// Many players climb with long handles over many ticks: big deltas.
-	var players []*game.Player
+	var players []game.Player
 	for i := range 100 {
-		pl, err := ts.engine.Join(fmt.Sprintf("climber number %03d xxxxx", i))
+		pl, err := ts.engine.Join(context.Background(), fmt.Sprintf("climber number %03d xxxxx", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -635,14 +672,13 @@ func TestSlowClientConvergesAndDoesNotStallOthers(t *testing.T) {
 		return true
 	}
 	fast.until("board", lastSeq)
-	now := time.Now()
 	for round := range 40 {
 		for i, pl := range players {
 			for range (i*7+round)%5 + 1 {
-				ts.engine.Click(pl, now)
+				ts.engine.Click(context.Background(), pl)
 			}
 		}
-		now = now.Add(2 * time.Second) // stay under the throttle
+		ts.clock.Advance(2 * time.Second) // stay under the throttle
 		// The fast client sees each delta in order within a few ticks.
 		f := fast.until("board_delta", nil)
 		if got := num(f["seq"]); got != fastSeq+1 {
@@ -726,7 +762,7 @@ func TestConcurrentClickersOverSockets(t *testing.T) {
 }
 
 func TestServeShutsDownCleanly(t *testing.T) {
-	engine, _ := game.New(game.DefaultConfig(), game.NewMemory())
+	engine, _ := game.New(game.DefaultConfig())
 	s := New(Config{Secret: []byte("0123456789abcdef"), Log: slog.New(slog.DiscardHandler)}, engine)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -47,7 +47,7 @@ var clickFrame = []byte(`{"type":"click"}`)
 // client is one open socket of one player.
 type client struct {
 	sess *melody.Session
-	p    *game.Player
+	p    game.Player
 	tag  string
 
 	// behind is set when a frame for this socket was dropped; the next tick sends it the
@@ -92,6 +92,12 @@ func (c *client) sendState(st game.State, force bool) {
 
 func (c *client) sendError(msg string) {
 	c.sess.Write(mustJSON(errorFrame{Type: "error", Error: msg}))
+}
+
+// sendPaused tells the page that its click could not be stored: the game's storage
+// is unreachable. The page shows a notice until the next state frame.
+func (c *client) sendPaused() {
+	c.sess.Write(pausedFrame)
 }
 
 // allowFrame counts a frame and reports whether the socket is still within the flood
@@ -167,14 +173,14 @@ func (s *Server) handleWS(c echo.Context) error {
 	}
 	p, err := s.playerOf(r)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusUnauthorized, "no session: choose a handle first")
+		return s.sessionError("session", err)
 	}
 	ip := clientAddr(c)
 	if !s.ipSockets.acquire(ip) {
 		s.metrics.httpLimited.WithLabelValues("sockets_per_ip").Inc()
 		return tooMany(c, 10*time.Second, fmt.Sprintf("at most %d open sockets per address", s.cfg.SocketsPerIP))
 	}
-	cl := &client{p: p, tag: s.id.tag(p.ID), upgraded: make(chan struct{})}
+	cl := &client{p: p, tag: s.id.tag(p.ID()), upgraded: make(chan struct{})}
 	// The session runs on a goroutine of its own, and this handler returns as soon as
 	// the socket is upgraded. That lets net/http drop what it keeps per request (its
 	// buffered reader and writer, the request context, a deep stack) for the life of
@@ -252,16 +258,40 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 	}
 	switch typ {
 	case "click":
-		c.mu.Lock()
-		res := s.game.Click(c.p, now)
-		c.sendState(res.State, true)
-		c.mu.Unlock()
+		s.click(c)
 	case "resync":
 		c.behind.Store(true)
 	default:
 		s.metrics.framesRefused.WithLabelValues("unknown_type").Inc()
 		c.sendError(fmt.Sprintf("unknown frame type %q", typ))
 	}
+}
+
+// click applies one click of c's player and acknowledges it with a state frame, sent
+// only once the backend stored the click. The click runs outside c.mu: with a remote
+// backend it waits for a round trip, and the tick must not wait for it.
+func (s *Server) click(c *client) {
+	res, err := s.game.Click(context.Background(), c.p)
+	switch {
+	case errors.Is(err, game.ErrNoPlayer):
+		// Removed by a moderator, maybe on another node: as closePlayer does.
+		closeSocket(c.sess, melody.ClosePolicyViolation, adminCloseReason)
+		return
+	case err != nil:
+		s.metrics.backendErrors.WithLabelValues("click").Inc()
+		s.logBackend("click", err)
+		c.sendPaused()
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := res.State
+	// Another tab's click may have been stored, and sent here by the tick, since this
+	// one: acknowledge with the newer state rather than step the page back.
+	if cur := s.game.State(c.p); cur.Total > st.Total {
+		st = cur
+	}
+	c.sendState(st, true)
 }
 
 // frameType returns the type of a client frame, or a reason it is refused.

@@ -87,3 +87,35 @@ func CertFiles(t testing.TB, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+// Clock is a clock for tests that moves only forward: by itself when it follows the
+// real clock (RealClock), or only when told (FrozenClock). Advance moves it either way.
+// It is safe for concurrent use.
+type Clock struct {
+	mu     sync.Mutex
+	base   time.Time // FrozenClock: the time; RealClock: zero
+	offset time.Duration
+}
+
+// FrozenClock returns a clock standing at t.
+func FrozenClock(t time.Time) *Clock { return &Clock{base: t} }
+
+// RealClock returns a clock that follows time.Now, plus what Advance added.
+func RealClock() *Clock { return &Clock{} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.base.IsZero() {
+		return time.Now().Add(c.offset)
+	}
+	return c.base.Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}

@@ -66,9 +66,9 @@ const laneCount = 64
 // lane stripes the engine's change counters and changed lists, so that clicks of players
 // in different lanes never write to the same cache line.
 type lane struct {
-	clicks  atomic.Int64           // counted clicks
-	refused atomic.Int64           // click attempts refused by the throttle
-	edits   atomic.Int64           // joins, renames and other changes that are not clicks
+	clicks  atomic.Int64              // counted clicks
+	refused atomic.Int64              // click attempts refused by the throttle
+	edits   atomic.Int64              // joins, renames and other changes that are not clicks
 	changed atomic.Pointer[memPlayer] // players whose row may have changed since the last tick
 	_       [32]byte
 }

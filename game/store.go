@@ -148,4 +148,3 @@ func (m *memStore) Len() int {
 	}
 	return int(n)
 }
-

@@ -1,0 +1,207 @@
+package redisgame
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/google/uuid"
+	"github.com/redis/rueidis"
+)
+
+// Moderation on Redis. These are rare; a search scans every player (pipelined), a
+// plain list reads the partitions' boards.
+
+// Info implements game.Backend. Online means a socket is open on a live node.
+func (b *Backend) Info(ctx context.Context, gp game.Player) (game.PlayerInfo, error) {
+	return b.info(ctx, redisPlayer(gp).id)
+}
+
+func (b *Backend) info(ctx context.Context, id uuid.UUID) (game.PlayerInfo, error) {
+	ctx, cancel := b.op(ctx)
+	defer cancel()
+	all, err := b.c.Do(ctx, b.c.B().Hgetall().Key(b.parts[partitionOf(id)].player(id)).Build()).AsStrMap()
+	if err != nil {
+		return game.PlayerInfo{}, b.unavailable("info", err)
+	}
+	if all["h"] == "" {
+		return game.PlayerInfo{}, fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
+	}
+	live, err := b.liveNodes(ctx)
+	if err != nil {
+		return game.PlayerInfo{}, err
+	}
+	info := game.PlayerInfo{Record: b.record(id, all["h"], all["s"], all["b"], all["ba"], all["t"], all["lc"], b.now()/1000)}
+	for k, v := range all {
+		if node, ok := strings.CutPrefix(k, "o:"); ok && live[node] && v != "0" {
+			info.Online = true
+		}
+	}
+	return info, nil
+}
+
+// liveNodes returns the nodes that sent a heartbeat lately (every heartbeat forgets
+// the nodes that missed theirs).
+func (b *Backend) liveNodes(ctx context.Context) (map[string]bool, error) {
+	nodes, err := b.c.Do(ctx, b.c.B().Zrange().Key(keyNodes).Min("0").Max("-1").Build()).AsStrSlice()
+	if err != nil {
+		return nil, b.unavailable("live nodes", err)
+	}
+	live := make(map[string]bool, len(nodes))
+	for _, n := range nodes {
+		live[n] = true
+	}
+	return live, nil
+}
+
+// record builds a player's record from its stored fields (µs times), the idle reset
+// applied as of now (µs).
+func (b *Backend) record(id uuid.UUID, h, s, best, ba, t, lc string, now int64) game.Record {
+	n := func(v string) int64 { x, _ := strconv.ParseInt(v, 10, 64); return x }
+	r := game.Record{ID: id, Handle: h, Score: n(s), Best: n(best), Total: n(t),
+		LastClick: micros(n(lc)), BestAt: micros(n(ba))}
+	if last := n(lc); last != 0 && now-last >= b.cfg.IdleReset.Microseconds() {
+		r.Score = 0
+	}
+	return r
+}
+
+// Reset implements game.Backend.
+func (b *Backend) Reset(ctx context.Context, gp game.Player) error {
+	p := redisPlayer(gp)
+	ctx, cancel := b.op(ctx)
+	defer cancel()
+	if err := b.applied(p, "reset", b.s.reset.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board}, nil)); err != nil {
+		return err
+	}
+	b.publish(ctx, kindChanged, p.id)
+	return nil
+}
+
+// Remove implements game.Backend. Every node closes the player's sockets.
+func (b *Backend) Remove(ctx context.Context, id uuid.UUID) (game.PlayerInfo, error) {
+	k := b.parts[partitionOf(id)]
+	ctx, cancel := b.op(ctx)
+	defer cancel()
+	res := b.s.remove.Exec(ctx, b.c, []string{k.player(id), k.part, k.board, k.ids}, []string{id.String()})
+	status, c, _, err := decodeState(res)
+	if err != nil {
+		return game.PlayerInfo{}, b.unavailable("remove", err)
+	}
+	if status == statusGone {
+		return game.PlayerInfo{}, fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
+	}
+	if e := b.reg.lookup(id); e != nil {
+		e.removed.Store(true)
+	}
+	b.publish(ctx, kindRemoved, id)
+	r := game.Record{ID: id, Handle: c.view.Handle, Score: c.view.Score, Best: c.view.Best, Total: c.view.Total,
+		LastClick: nanos(c.view.LastClick), BestAt: nanos(c.bestAt)}
+	if c.view.LastClick != 0 && b.now()-c.view.LastClick >= int64(b.cfg.IdleReset) {
+		r.Score = 0
+	}
+	return game.PlayerInfo{Record: r}, nil
+}
+
+// Find implements game.Backend. Without a filter, a page within the players who have
+// a best comes from the partitions' boards; anything else scans every player.
+func (b *Backend) Find(ctx context.Context, match func(uuid.UUID, string) bool, offset, limit int) ([]game.PlayerInfo, int, error) {
+	offset, limit = max(offset, 0), max(limit, 0)
+	if match == nil {
+		st, err := b.totals(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if page, ok, err := b.findOnBoards(ctx, offset, limit); err != nil || ok {
+			return page, int(st.Players), err
+		}
+	}
+	var sel []game.PlayerInfo
+	matched := 0
+	keep := offset + limit
+	err := b.scan(ctx, func(r game.Record) error {
+		if match != nil && !match(r.ID, r.Handle) {
+			return nil
+		}
+		matched++
+		sel = append(sel, game.PlayerInfo{Record: r})
+		if len(sel) >= max(2*keep, 64) {
+			sortInfos(sel)
+			sel = sel[:keep]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	sortInfos(sel)
+	if offset >= len(sel) {
+		return nil, matched, nil
+	}
+	return sel[offset:min(len(sel), keep)], matched, nil
+}
+
+func sortInfos(s []game.PlayerInfo) {
+	slices.SortFunc(s, func(x, y game.PlayerInfo) int {
+		a, c := rowOfRecord(x.Record), rowOfRecord(y.Record)
+		switch {
+		case game.RanksAbove(a, c):
+			return -1
+		case game.RanksAbove(c, a):
+			return 1
+		}
+		return 0
+	})
+}
+
+func rowOfRecord(r game.Record) game.Row {
+	return game.Row{ID: r.ID, Best: r.Best, BestAt: unixNano(r.BestAt)}
+}
+
+// findOnBoards answers an unfiltered page from the partitions' boards when the whole
+// page lies among the players with a best; ok is false otherwise.
+func (b *Backend) findOnBoards(ctx context.Context, offset, limit int) ([]game.PlayerInfo, bool, error) {
+	keep := int64(offset + limit)
+	ctx, cancel := b.op(ctx)
+	defer cancel()
+	cmds := make(rueidis.Commands, partitions)
+	for i := range b.parts {
+		cmds[i] = b.c.B().Zrange().Key(b.parts[i].board).Min("0").Max(strconv.FormatInt(keep-1, 10)).Rev().Withscores().Build()
+	}
+	var rows []game.Row
+	for i, res := range b.c.DoMulti(ctx, cmds...) {
+		zs, err := res.AsZScores()
+		if err != nil {
+			return nil, false, b.unavailable("list players", err)
+		}
+		for _, z := range zs {
+			r, err := parseMember(z.Member, int64(z.Score))
+			if err != nil {
+				return nil, false, fmt.Errorf("%s: %w", b.parts[i].board, err)
+			}
+			rows = append(rows, r)
+		}
+	}
+	if int64(len(rows)) < keep {
+		return nil, false, nil // the page reaches players without a best
+	}
+	slices.SortFunc(rows, func(x, y game.Row) int {
+		if game.RanksAbove(x, y) {
+			return -1
+		}
+		return 1
+	})
+	page := rows[offset:keep]
+	out := make([]game.PlayerInfo, 0, len(page))
+	for _, r := range page {
+		info, err := b.info(ctx, r.ID)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, info)
+	}
+	return out, true, nil
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/clickthebutton/clickthebutton/internal/testutil"
 )
 
-
 // openGame empties the Redis at url and opens n nodes of a game with cfg on it.
 func openGame(t *testing.T, url string, flush func(), cfg game.Config, n int) []*Backend {
 	t.Helper()

@@ -1,6 +1,9 @@
 package redisgame
 
-import "github.com/redis/rueidis"
+import (
+	"github.com/google/uuid"
+	"github.com/redis/rueidis"
+)
 
 // The rules as Redis functions. Every change to a player is one script: Redis runs a
 // script alone, so the check and the count of a click are one atomic step whichever
@@ -90,6 +93,21 @@ const (
 	statusRefused = 0  // a click refused by the throttle
 	statusOK      = 1
 )
+
+// ClickScript is the Lua source that applies one click, for benchmarks that run it
+// through other clients or redis-benchmark (bench/redis). Its KEYS are a player's
+// hash (which must hold an "h" field, the handle), the partition's counters and the
+// partition's board; its ARGV the throttle limit, the window in ms, the penalty and
+// the idle reset in µs, the board size, the player's flipped id (32 hex digits) and
+// the clock in µs or "" for Redis TIME. Keys follow PlayerKeys.
+const ClickScript = clickSrc
+
+// PlayerKeys returns the three keys ClickScript takes for the player with id, and
+// the id as the script's flipped-id argument.
+func PlayerKeys(id uuid.UUID) (keys []string, flipped string) {
+	k := newPartKeys(partitionOf(id))
+	return []string{k.player(id), k.part, k.board}, flippedID(id)
+}
 
 // clickSrc applies one click attempt: the same rules as game.Engine.
 //

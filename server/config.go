@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"crypto/tls"
 	"io/fs"
 	"log/slog"
@@ -8,8 +9,9 @@ import (
 	"time"
 )
 
-// Config is everything the server needs besides the game. The defaults a self-hoster
-// sees live in main.go, next to the flags.
+// Config is everything the server needs besides the game. It has no defaults of its
+// own: the program's live in internal/app (Defaults), and New refuses a Config that
+// leaves a needed setting at zero.
 type Config struct {
 	// Secret is the key that signs session cookies and derives public tags. Changing it
 	// logs every player out.
@@ -23,7 +25,7 @@ type Config struct {
 	Page fs.FS
 	// Version is reported by /healthz.
 	Version string
-	// Log receives the server's log lines; nil means slog.Default().
+	// Log receives the server's log lines.
 	Log *slog.Logger
 	// SendQueue is the number of frames a socket may have waiting before frames for it
 	// are dropped and it is marked behind. Coalesced broadcasts need few.
@@ -71,28 +73,21 @@ const (
 	readyTimeout = 2 * time.Second
 )
 
-func (c *Config) setDefaults() {
-	if c.Tick <= 0 {
-		c.Tick = 100 * time.Millisecond
+// check reports the first setting New cannot work without.
+func (c *Config) check() error {
+	switch {
+	case c.Tick <= 0:
+		return errors.New("server: Tick must be positive")
+	case c.SendQueue <= 0:
+		return errors.New("server: SendQueue must be positive")
+	case c.MaxFramesPerSecond <= 0:
+		return errors.New("server: MaxFramesPerSecond must be positive")
+	case c.ReadHeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.WriteTimeout <= 0:
+		return errors.New("server: ReadHeaderTimeout, IdleTimeout and WriteTimeout must be positive")
+	case c.Log == nil:
+		return errors.New("server: Log is required")
+	case len(c.Secret) < 16:
+		return errors.New("server: Secret must be at least 16 bytes")
 	}
-	if c.SendQueue <= 0 {
-		// A tick queues at most a delta and a state frame, and a click one ack: 16
-		// frames are over a second of a fast clicker's traffic.
-		c.SendQueue = 16
-	}
-	if c.MaxFramesPerSecond <= 0 {
-		c.MaxFramesPerSecond = 200
-	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = 10 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 120 * time.Second
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.Log == nil {
-		c.Log = slog.Default()
-	}
+	return nil
 }

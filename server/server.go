@@ -52,8 +52,10 @@ type Server struct {
 }
 
 // New wires a server for g. It does not listen yet.
-func New(cfg Config, g game.Backend) *Server {
-	cfg.setDefaults()
+func New(cfg Config, g game.Backend) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:     cfg,
 		game:    g,
@@ -74,7 +76,7 @@ func New(cfg Config, g game.Backend) *Server {
 	s.ws = s.newMelody()
 	s.echo = s.routes()
 	g.Watch(s.onEvent)
-	return s
+	return s, nil
 }
 
 func (s *Server) routes() *echo.Echo {

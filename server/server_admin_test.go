@@ -503,7 +503,7 @@ func TestAdminRemoveRacingConnect(t *testing.T) {
 	if _, err := ts.engine.Remove(context.Background(), p.id); err != nil {
 		t.Fatal(err)
 	}
-	s := New(ts.cfg, orphanGame{Engine: ts.engine, orphan: p.p})
+	s := mustNew(t, ts.cfg, orphanGame{Engine: ts.engine, orphan: p.p})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		s.ws.Close()

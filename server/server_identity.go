@@ -126,6 +126,9 @@ func (i identity) cookie(id uuid.UUID, handle, path string, secure bool) *http.C
 	}
 }
 
+// SecretFile is the name of the generated signing key in the data folder.
+const SecretFile = secretFile
+
 // LoadSecret returns the signing key: fromEnv when it is set (CTB_SECRET), otherwise the
 // key in dataDir/secret.key, which is created with 32 random bytes and mode 0600 on
 // first use.
@@ -136,34 +139,50 @@ func LoadSecret(fromEnv, dataDir string) ([]byte, error) {
 		}
 		return []byte(fromEnv), nil
 	}
-	path := filepath.Join(dataDir, secretFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		key, derr := hex.DecodeString(string(bytes.TrimSpace(b)))
-		if derr != nil || len(key) < 16 {
-			return nil, fmt.Errorf("%s: not a hex key of at least 16 bytes; delete it to make a new one (this logs every player out)", path)
-		}
-		return key, nil
+	key, err := ReadSecretFile(dataDir)
+	if err != nil || key != nil {
+		return key, err
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
+	key = make([]byte, 32)
+	rand.Read(key)
+	return key, WriteSecretFile(dataDir, key)
+}
+
+// ReadSecretFile returns the key in dir/secret.key, or nil when there is none.
+func ReadSecretFile(dir string) ([]byte, error) {
+	path := filepath.Join(dir, secretFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
+	key, err := hex.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("%s: not a hex key of at least 16 bytes; delete it to make a new one (this logs every player out)", path)
+	}
+	return key, nil
+}
+
+// WriteSecretFile stores key as dir/secret.key with mode 0600. It never replaces an
+// existing file: that would log every player out.
+func WriteSecretFile(dir string, key []byte) error {
+	path := filepath.Join(dir, secretFile)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		return fmt.Errorf("create %s: %w", path, err)
 	}
 	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("sync %s: %w", path, err)
+		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("close %s: %w", path, err)
+		return fmt.Errorf("close %s: %w", path, err)
 	}
-	return key, nil
+	return nil
 }

@@ -127,13 +127,16 @@ func TestStatsAPI(t *testing.T) {
 	}
 }
 
-// servePlain runs Serve on a loopback listener and returns its base URL.
-func servePlain(t *testing.T, cfg Config) (string, *Server) {
+// servePlain runs Serve on a loopback listener, with testConfig changed by mod, and
+// returns its base URL.
+func servePlain(t *testing.T, mod func(*Config)) (string, *Server) {
 	t.Helper()
 	engine, _ := game.New(game.DefaultConfig())
-	cfg.Secret = []byte("0123456789abcdef")
-	cfg.Log = slog.New(slog.DiscardHandler)
-	s := New(cfg, engine)
+	cfg := testConfig()
+	if mod != nil {
+		mod(&cfg)
+	}
+	s := mustNew(t, cfg, engine)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +154,7 @@ func servePlain(t *testing.T, cfg Config) (string, *Server) {
 }
 
 func TestReadiness(t *testing.T) {
-	url, s := servePlain(t, Config{})
+	url, s := servePlain(t, nil)
 	resp, err := http.Get(url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
@@ -180,7 +183,7 @@ func TestReadiness(t *testing.T) {
 }
 
 func TestMaxConnsAnswers503(t *testing.T) {
-	url, _ := servePlain(t, Config{MaxConns: 2})
+	url, _ := servePlain(t, func(c *Config) { c.MaxConns = 2 })
 	addr := strings.TrimPrefix(url, "http://")
 	var held []net.Conn
 	for range 2 {
@@ -223,7 +226,7 @@ func TestMaxConnsAnswers503(t *testing.T) {
 }
 
 func TestSlowHeadersAreCut(t *testing.T) {
-	url, _ := servePlain(t, Config{ReadHeaderTimeout: 200 * time.Millisecond})
+	url, _ := servePlain(t, func(c *Config) { c.ReadHeaderTimeout = 200 * time.Millisecond })
 	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)

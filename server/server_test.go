@@ -63,7 +63,7 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 	clock := testutil.RealClock()
 	gcfg := game.DefaultConfig()
 	gcfg.Now = clock.Now
-	cfg := Config{Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}
+	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg, &gcfg)
 	}
@@ -71,7 +71,7 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(cfg, engine)
+	s := mustNew(t, cfg, engine)
 	ts := &testServer{Server: s, engine: engine, clock: clock, http: httptest.NewUnstartedServer(s.Handler())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -88,6 +88,24 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 		<-done
 	})
 	return ts
+}
+
+// testConfig is a complete server configuration for tests, with a fast tick.
+func testConfig() Config {
+	return Config{
+		Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
+		SendQueue: 16, MaxFramesPerSecond: 200,
+		WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	}
+}
+
+func mustNew(t *testing.T, cfg Config, g game.Backend) *Server {
+	t.Helper()
+	s, err := New(cfg, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // get returns the engine's player with id.
@@ -763,7 +781,7 @@ func TestConcurrentClickersOverSockets(t *testing.T) {
 
 func TestServeShutsDownCleanly(t *testing.T) {
 	engine, _ := game.New(game.DefaultConfig())
-	s := New(Config{Secret: []byte("0123456789abcdef"), Log: slog.New(slog.DiscardHandler)}, engine)
+	s := mustNew(t, testConfig(), engine)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

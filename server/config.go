@@ -1,8 +1,8 @@
 package server
 
 import (
-	"errors"
 	"crypto/tls"
+	"errors"
 	"io/fs"
 	"log/slog"
 	"net/netip"

@@ -27,7 +27,9 @@ func TestParse(t *testing.T) {
 		{"flag beats env", []string{"--addr", ":1"}, map[string]string{"CTB_ADDR": ":2"},
 			func(o Config) bool { return o.Addr == ":1" }, ""},
 		{"origins", []string{"--allowed-origins", "http://a.example, https://b.example"}, nil,
-			func(o Config) bool { return slices.Equal(o.AllowedOrigins, []string{"http://a.example", "https://b.example"}) }, ""},
+			func(o Config) bool {
+				return slices.Equal(o.AllowedOrigins, []string{"http://a.example", "https://b.example"})
+			}, ""},
 		{"bad env", nil, map[string]string{"CTB_SNAPSHOT_INTERVAL": "often"}, nil, "CTB_SNAPSHOT_INTERVAL"},
 		{"bad flag", []string{"--throttle-limit", "many"}, nil, nil, "invalid value"},
 		{"tiny interval", []string{"--snapshot-interval", "1ms"}, nil, nil, "at least 100ms"},
@@ -69,7 +71,6 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
-
 
 func TestParseCommands(t *testing.T) {
 	env := func(k string) string { return map[string]string{"CTB_REDIS_URL": "redis://127.0.0.1:1"}[k] }

@@ -88,7 +88,7 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 		return game.Update{}, false, nil
 	}
 	floor := int64(1)
-	if rows := b.pub.Board().Rows; len(rows) == b.cfg.BoardSize {
+	if rows := b.Board().Rows; len(rows) == b.cfg.BoardSize {
 		floor = rows[len(rows)-1].Best
 	}
 	for len(stale) > 0 {
@@ -110,6 +110,10 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 		}
 		if len(stale) == 0 {
 			u, changed := b.pub.Publish(rows)
+			if changed {
+				board := b.pub.Board()
+				b.board.Store(&board)
+			}
 			return u, changed, nil
 		}
 		floor = need
@@ -162,11 +166,13 @@ func (b *Backend) merge() []game.Row {
 	return slices.Clip(all)
 }
 
-// Board implements game.Backend: the board of the last Tick.
+// Board implements game.Backend: the board of the last Tick. It never waits for a
+// Tick that is waiting for Redis.
 func (b *Backend) Board() game.Update {
-	b.tickMu.Lock()
-	defer b.tickMu.Unlock()
-	return b.pub.Board()
+	if u := b.board.Load(); u != nil {
+		return *u
+	}
+	return game.Update{}
 }
 
 // Stats implements game.Backend: the counters of the last Tick, and the online count

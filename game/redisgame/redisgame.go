@@ -72,6 +72,7 @@ type Backend struct {
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops
 	pub    game.Publisher
 	tops   [partitions]partTop
+	board  atomic.Pointer[game.Update] // the last published board, for readers
 
 	counters atomic.Pointer[game.Stats] // from the last Tick
 	online   onlineCount

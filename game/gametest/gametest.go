@@ -533,6 +533,14 @@ func testAdminRemove(s *suite) {
 	if err != nil || s.state(again).Best != 0 {
 		s.t.Fatalf("Restore after remove: %+v, %v", s.state(again), err)
 	}
+	// A player who never clicked goes as well.
+	idle := s.join("idle")
+	if info, err := s.b.Remove(ctx, idle.ID()); err != nil || info.Total != 0 {
+		s.t.Fatalf("Remove of a player who never clicked = %+v, %v", info, err)
+	}
+	if st := s.stats(); st.Players != 2 || st.TotalClicks != 3 {
+		s.t.Fatalf("stats after removing a player without clicks: %+v", st)
+	}
 }
 
 func testTotals(s *suite) {

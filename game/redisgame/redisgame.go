@@ -236,7 +236,9 @@ func (b *Backend) op(ctx context.Context) (context.Context, context.CancelFunc) 
 // unavailable wraps an error of a call to Redis: game.ErrUnavailable for everything
 // but a script's own error, which is a bug, not an outage.
 func (b *Backend) unavailable(op string, err error) error {
-	if re, ok := rueidis.IsRedisErr(err); ok && strings.Contains(re.Error(), "Error running script") {
+	// A script's runtime error names the script's line ("@user_script:33", or
+	// "Error running script" before Redis 7).
+	if re, ok := rueidis.IsRedisErr(err); ok && (strings.Contains(re.Error(), "@user_script") || strings.Contains(re.Error(), "Error running script")) {
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return fmt.Errorf("%w: redis at %s: %s: %v", game.ErrUnavailable, b.addr, op, err)

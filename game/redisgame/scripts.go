@@ -226,7 +226,7 @@ if m then redis.call('ZREM', KEYS[3], m) end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'players', -1)
-redis.call('HINCRBY', KEYS[2], 'clicks', -num(f[5]))
+redis.call('HINCRBY', KEYS[2], 'clicks', str(-num(f[5])))
 redis.call('HINCRBY', KEYS[2], 'ver', 1)
 redis.call('HINCRBY', KEYS[2], 'bver', 1)
 return state(1, f, 0)
@@ -292,7 +292,7 @@ if best > 0 then
 end
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'players', 1)
-redis.call('HINCRBY', KEYS[2], 'clicks', tonumber(ARGV[6]))
+redis.call('HINCRBY', KEYS[2], 'clicks', ARGV[6])
 redis.call('HINCRBY', KEYS[2], 'ver', 1)
 return 1
 `

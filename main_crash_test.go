@@ -73,7 +73,13 @@ func crashAddr(t *testing.T) string {
 // the test ends, whatever happens.
 func startChild(t *testing.T, dir string, extra ...string) *child {
 	t.Helper()
-	c := &child{addr: crashAddr(t), log: &testutil.SyncBuffer{}, done: make(chan struct{})}
+	return startChildAt(t, crashAddr(t), dir, extra...)
+}
+
+// startChildAt is startChild on addr: a node coming back where one died.
+func startChildAt(t *testing.T, addr, dir string, extra ...string) *child {
+	t.Helper()
+	c := &child{addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	args, _ := json.Marshal(append([]string{"--addr", c.addr, "--data", dir}, extra...))
 	c.cmd = exec.Command(os.Args[0])
 	for _, kv := range os.Environ() {

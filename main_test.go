@@ -324,3 +324,31 @@ func TestChangingTheSecretLogsEveryoneOut(t *testing.T) {
 		t.Fatalf("the player's record is gone after a key change: %v", st)
 	}
 }
+
+// TestUnreachableRedisStopsTheStart: a Redis that does not answer, or a URL that is
+// not one, stops the start with a message naming it.
+func TestUnreachableRedisStopsTheStart(t *testing.T) {
+	for _, tc := range []struct {
+		url      string
+		code     int
+		contains []string
+	}{
+		{"redis://127.0.0.1:1", 1, []string{"127.0.0.1:1", "unreachable"}},
+		{"redis://user:hunter2@127.0.0.1:1/0", 1, []string{"127.0.0.1:1", "unreachable"}},
+		{"127.0.0.1:6379", 2, []string{"--redis must be a URL"}},
+	} {
+		var logs bytes.Buffer
+		code := run(context.Background(), []string{"--addr", freeAddr(t), "--data", t.TempDir(), "--redis", tc.url}, noEnv, &logs, &logs)
+		if code != tc.code {
+			t.Errorf("--redis %s: exit %d, want %d; log:\n%s", tc.url, code, tc.code, logs.String())
+		}
+		for _, s := range tc.contains {
+			if !strings.Contains(logs.String(), s) {
+				t.Errorf("--redis %s: the log does not say %q:\n%s", tc.url, s, logs.String())
+			}
+		}
+		if strings.Contains(logs.String(), "hunter2") {
+			t.Errorf("--redis %s: the log shows the password:\n%s", tc.url, logs.String())
+		}
+	}
+}

@@ -1,6 +1,6 @@
 // HTTP API (docs/protocol.md) and URL helpers. Every URL is relative to document.baseURI,
 // so the page works when served under a sub-path.
-import { parseSession, parseStats, type Session, type Stats } from './protocol';
+import { parseErrorBody, parseSession, parseStats, pausedText, type ErrorCode, type Session, type Stats } from './protocol';
 
 export type FetchLike = (input: URL, init?: RequestInit) => Promise<Response>;
 
@@ -20,12 +20,12 @@ export function wsUrl(base: string): string {
 export type GetSessionResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'none' }
-  | { kind: 'error'; message: string };
+  | { kind: 'error'; message: string; code?: ErrorCode };
 
 export type PostSessionResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'invalid'; error: string }
-  | { kind: 'error'; message: string };
+  | { kind: 'error'; message: string; code?: ErrorCode };
 
 async function readJson(res: Response): Promise<unknown> {
   try {
@@ -35,12 +35,16 @@ async function readJson(res: Response): Promise<unknown> {
   }
 }
 
-function errorText(body: unknown): string | null {
-  if (typeof body === 'object' && body !== null && 'error' in body) {
-    const e = (body as { error: unknown }).error;
-    if (typeof e === 'string' && e !== '') return e;
-  }
-  return null;
+interface ShownError {
+  text: string | null;
+  code?: ErrorCode;
+}
+
+/** The server's reason as the page shows it; its code, if any, for the caller to act on. */
+function shownError(body: unknown): ShownError {
+  const e = parseErrorBody(body);
+  if (!e || e.error === '') return { text: null };
+  return { text: pausedText(e) ?? e.error, code: e.code };
 }
 
 export async function getSession(base: string, fetchFn: FetchLike = fetch): Promise<GetSessionResult> {
@@ -61,7 +65,8 @@ export async function getSession(base: string, fetchFn: FetchLike = fetch): Prom
     if (session) return { kind: 'ok', session };
     return { kind: 'error', message: 'The server sent an unexpected answer.' };
   }
-  return { kind: 'error', message: errorText(body) ?? `Server error (${res.status}).` };
+  const { text, code } = shownError(body);
+  return { kind: 'error', message: text ?? `Server error (${res.status}).`, code };
 }
 
 export async function postSession(
@@ -86,9 +91,9 @@ export async function postSession(
     if (session) return { kind: 'ok', session };
     return { kind: 'error', message: 'The server sent an unexpected answer.' };
   }
-  const text = errorText(body);
+  const { text, code } = shownError(body);
   if (res.status === 400) return { kind: 'invalid', error: text ?? 'That handle is not allowed.' };
-  return { kind: 'error', message: text ?? `Server error (${res.status}). Please try again.` };
+  return { kind: 'error', message: text ?? `Server error (${res.status}). Please try again.`, code };
 }
 
 /** GET api/stats; null when the server cannot be reached or answers oddly. */

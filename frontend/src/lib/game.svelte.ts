@@ -3,7 +3,15 @@ import { getSession, getStats, postSession, tidyHandle, wsUrl, type FetchLike } 
 import { Backoff } from './backoff';
 import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
 import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
-import { DEFAULT_RULES, type Counters, type Rules, type ServerFrame, type Session } from './protocol';
+import {
+  CODE_UNAVAILABLE,
+  DEFAULT_RULES,
+  pausedText,
+  type Counters,
+  type Rules,
+  type ServerFrame,
+  type Session,
+} from './protocol';
 
 export type Phase = 'loading' | 'handle' | 'game';
 
@@ -27,8 +35,14 @@ export class Game {
   status = $state<ConnectionStatus>('idle');
   /** Epoch ms when the next click counts again, while throttled. */
   throttleDeadline = $state(0);
-  /** Shown while the first GET api/session cannot reach the server. */
+  /** Shown while the first GET api/session fails; it says that the page retries. */
   loadError = $state('');
+  /**
+   * The server's notice while the game's storage is unreachable, null otherwise. A click
+   * answered with code "unavailable" sets it; the next state frame clears it, since one
+   * is only sent once a click or the tick reached the storage again.
+   */
+  paused = $state<string | null>(null);
   /** True while the rename form is open over the game screen. */
   renaming = $state(false);
 
@@ -60,7 +74,8 @@ export class Game {
         this.phase = 'handle';
         break;
       case 'error':
-        this.loadError = res.message;
+        // The storage's notice already says that the page retries.
+        this.loadError = res.code === CODE_UNAVAILABLE ? res.message : `${res.message} Retrying…`;
         this.loadRetry = setTimeout(() => void this.init(), this.loadBackoff.next());
         break;
     }
@@ -165,6 +180,7 @@ export class Game {
     switch (f.type) {
       case 'state': {
         const { type: _type, ...s } = f;
+        this.paused = null;
         this.applySession(s);
         break;
       }
@@ -187,9 +203,12 @@ export class Game {
       case 'stats':
         this.setCounters(f);
         break;
-      case 'error':
-        console.warn('server refused a frame:', f.error);
+      case 'error': {
+        const notice = pausedText(f);
+        if (notice !== null) this.paused = notice;
+        else console.warn('server refused a frame:', f.error);
         break;
+      }
     }
   }
 }

@@ -75,9 +75,23 @@ export interface StatsFrame extends Counters {
   type: 'stats';
 }
 
-export interface ErrorFrame {
-  type: 'error';
+/**
+ * Machine-readable reasons the server may add to error frames and HTTP error bodies.
+ * "unavailable": the game's storage is unreachable; nothing was counted, the server retries.
+ * Codes this page does not know are kept as they came, so a newer server breaks nothing.
+ */
+export type ErrorCode = 'unavailable' | (string & {});
+
+export const CODE_UNAVAILABLE: ErrorCode = 'unavailable';
+
+/** `{"error":"...","code":"..."}`: an HTTP error body, and the payload of an error frame. */
+export interface ErrorBody {
   error: string;
+  code?: ErrorCode;
+}
+
+export interface ErrorFrame extends ErrorBody {
+  type: 'error';
 }
 
 export type ServerFrame = StateFrame | BoardFrame | BoardDeltaFrame | StatsFrame | ErrorFrame;
@@ -172,6 +186,23 @@ export function parseStats(v: unknown): Stats | null {
   return { ...c, peak_online, returning_players };
 }
 
+/** An error body; null when there is no error text or the code is not a string. */
+export function parseErrorBody(v: unknown): ErrorBody | null {
+  if (!isObj(v) || !isStr(v.error)) return null;
+  const { error, code } = v;
+  if (code === undefined) return { error };
+  return isStr(code) ? { error, code } : null;
+}
+
+/**
+ * The notice for an error caused by the unreachable storage: the server's own words,
+ * capitalised as a sentence. Null for any other error.
+ */
+export function pausedText(e: ErrorBody): string | null {
+  if (e.code !== CODE_UNAVAILABLE || e.error === '') return null;
+  return e.error.charAt(0).toUpperCase() + e.error.slice(1);
+}
+
 export function parseLeaderboard(v: unknown): Leaderboard | null {
   if (!isObj(v)) return null;
   const counters = parseCounters(v);
@@ -206,8 +237,10 @@ export function toFrame(v: unknown): ServerFrame | null {
       const c = parseCounters(v);
       return c ? { type: 'stats', ...c } : null;
     }
-    case 'error':
-      return isStr(v.error) ? { type: 'error', error: v.error } : null;
+    case 'error': {
+      const e = parseErrorBody(v);
+      return e ? { type: 'error', ...e } : null;
+    }
     default:
       return null;
   }

@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev test test-go test-web test-e2e test-faults vet clean dist test-dist test-packaging bench bench-long
+.PHONY: all run build web deps dev cluster test test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long
 
 all: build
 
@@ -40,8 +40,12 @@ dev: deps
 	trap 'kill $$server 2>/dev/null; wait $$server' INT TERM EXIT; \
 	npm run dev
 
+## cluster: one game on three nodes and a redis-server, ports 8081-8083 and 6380 (docs/scale-out.md)
+cluster: build
+	scripts/cluster.sh
+
 ## test: everything CI runs
-test: vet test-go test-web build test-e2e test-dist test-packaging
+test: vet test-go test-web build test-e2e test-cluster test-dist test-packaging
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -58,6 +62,10 @@ test-web: deps
 ## test-e2e: browser tests against the real binary, in Debian's Chromium
 test-e2e: build
 	CTB_BIN=$(BIN) npm run test:e2e
+
+## test-cluster: make cluster as a new user runs it, on free ports, stopped with Ctrl-C
+test-cluster: build
+	BIN=$(BIN) scripts/test-cluster.sh
 
 ## Releases and packaging (packaging/, docs/deploy.md)
 DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64

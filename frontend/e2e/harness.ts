@@ -1,7 +1,7 @@
 // Helpers for the browser tests: run the real server binary and drive Debian's Chromium.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,34 +41,27 @@ export function removeDir(dir: string): void {
 
 const running = new Set<ChildProcess>();
 
-// Last resort: never leave a server behind, even if a test run is aborted.
+// Last resort: never leave a server or a redis-server behind, even if a test run is aborted.
 process.on('exit', () => {
   for (const p of running) p.kill('SIGKILL');
 });
 
-export class ServerProcess {
-  readonly port: number;
-  readonly dataDir: string;
-  readonly url: string;
+/**
+ * A child process that can be stopped, killed and started again with the same arguments
+ * (same port, same folder), keeping its output for the error messages.
+ */
+abstract class Child {
   private proc: ChildProcess | null = null;
   private exit: Promise<number | null> | null = null;
   output = '';
 
-  constructor(port: number, dataDir: string, readonly extraArgs: string[] = []) {
-    this.port = port;
-    this.dataDir = dataDir;
-    this.url = `http://127.0.0.1:${port}/`;
-  }
+  /** What the process is, in messages. */
+  protected abstract readonly what: string;
 
-  async start(): Promise<void> {
-    const bin = binaryPath();
-    if (!existsSync(bin)) {
-      throw new Error(`server binary not found at ${bin}; build it (make build) or set CTB_BIN`);
-    }
-    const proc = spawn(bin, ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs], {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /** Spawns the process and waits until ready() passes; fails as soon as it exits. */
+  protected async launch(cmd: string, args: string[], ready: () => Promise<void>): Promise<void> {
+    if (this.proc) throw new Error(`${this.what} is already running`);
+    const proc = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     running.add(proc);
     const append = (b: Buffer) => {
@@ -92,18 +85,17 @@ export class ServerProcess {
     void this.exit.then(() => {
       exited = true;
     });
+    const early = () => new Error(`${this.what} exited early:\n${this.output}`);
     await vi.waitFor(
       async () => {
-        if (exited) throw new Error(`server exited early:\n${this.output}`);
-        const res = await fetch(new URL('healthz', this.url));
-        if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+        if (exited) throw early();
+        await ready();
       },
       { timeout: 20_000, interval: 100 },
     ).catch((err: unknown) => {
-      if (exited) throw new Error(`server exited early:\n${this.output}`);
-      throw err;
+      throw exited ? early() : err;
     });
-    if (exited) throw new Error(`server exited early:\n${this.output}`);
+    if (exited) throw early();
   }
 
   /** SIGTERM, then SIGKILL after a timeout. Resolves to the exit code (null if killed). */
@@ -124,9 +116,96 @@ export class ServerProcess {
     if (first === 'timeout') {
       proc.kill('SIGKILL');
       await exit;
-      throw new Error(`server did not exit within ${timeoutMs} ms of SIGTERM:\n${this.output}`);
+      throw new Error(`${this.what} did not exit within ${timeoutMs} ms of SIGTERM:\n${this.output}`);
     }
     return first;
+  }
+
+  /** SIGKILL, as a crash would; resolves once the process is gone. */
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    const exit = this.exit;
+    if (!proc || !exit) return;
+    this.proc = null;
+    this.exit = null;
+    proc.kill('SIGKILL');
+    await exit;
+  }
+}
+
+export class ServerProcess extends Child {
+  readonly port: number;
+  readonly dataDir: string;
+  readonly url: string;
+  protected readonly what = 'server';
+
+  constructor(port: number, dataDir: string, readonly extraArgs: string[] = []) {
+    super();
+    this.port = port;
+    this.dataDir = dataDir;
+    this.url = `http://127.0.0.1:${port}/`;
+  }
+
+  /** Starts the binary, again after stop() or kill() too; resolves once /healthz answers. */
+  async start(): Promise<void> {
+    const bin = binaryPath();
+    if (!existsSync(bin)) {
+      throw new Error(`server binary not found at ${bin}; build it (make build) or set CTB_BIN`);
+    }
+    const args = ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs];
+    await this.launch(bin, args, async () => {
+      const res = await fetch(new URL('healthz', this.url));
+      if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+    });
+  }
+}
+
+/** Sends PING over a raw connection and resolves to the first reply line. */
+export function redisPing(port: number): Promise<string> {
+  return new Promise((ok, fail) => {
+    const sock = connect(port, '127.0.0.1');
+    let reply = '';
+    sock.setTimeout(2000, () => sock.destroy(new Error('no answer to PING')));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (b) => {
+      reply += b.toString();
+      const end = reply.indexOf('\r\n');
+      if (end >= 0) {
+        sock.destroy();
+        ok(reply.slice(0, end));
+      }
+    });
+    sock.on('error', fail);
+    sock.on('close', () => fail(new Error('closed before answering PING')));
+  });
+}
+
+/**
+ * A redis-server on a loopback port. Every write is in its append-only file before it
+ * answers (appendfsync always), so a stop and a start on the same folder keep the game.
+ */
+export class RedisProcess extends Child {
+  readonly port: number;
+  readonly dir: string;
+  readonly url: string;
+  protected readonly what = 'redis-server';
+
+  constructor(port: number, dir: string) {
+    super();
+    this.port = port;
+    this.dir = dir;
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  /** Starts redis-server, again after stop() too; resolves once it answers PONG (not LOADING). */
+  async start(): Promise<void> {
+    const bin = process.env.REDIS_SERVER || '/usr/bin/redis-server';
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes'];
+    args.push('--appendfsync', 'always', '--dir', this.dir);
+    await this.launch(bin, args, async () => {
+      const reply = await redisPing(this.port);
+      if (reply !== '+PONG') throw new Error(`PING answered ${reply}`);
+    });
   }
 }
 

@@ -55,6 +55,27 @@ describe('getSession', () => {
   });
 });
 
+describe('storage unreachable', () => {
+  const down = { error: "paused: the game's storage is unreachable, retrying", code: 'unavailable' };
+  const shown = "Paused: the game's storage is unreachable, retrying";
+
+  it("shows the server's notice as a sentence, with its code", async () => {
+    expect(await getSession('http://h/', fakeFetch(503, down))).toEqual({ kind: 'error', message: shown, code: 'unavailable' });
+    expect(await postSession('http://h/', 'alice', fakeFetch(503, down))).toEqual({
+      kind: 'error',
+      message: shown,
+      code: 'unavailable',
+    });
+  });
+
+  it('leaves uncoded errors as the server wrote them', async () => {
+    expect(await getSession('http://h/', fakeFetch(503, { error: 'server shutting down' }))).toEqual({
+      kind: 'error',
+      message: 'server shutting down',
+    });
+  });
+});
+
 describe('postSession', () => {
   it('posts the handle as JSON', async () => {
     const seen: { url?: string; init?: RequestInit } = {};

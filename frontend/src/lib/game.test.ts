@@ -193,6 +193,69 @@ describe('Game', () => {
     game.destroy();
   });
 
+  describe('paused while the storage is unreachable', () => {
+    const notice = "Paused: the game's storage is unreachable, retrying";
+    const down = { type: 'error', error: "paused: the game's storage is unreachable, retrying", code: 'unavailable' };
+
+    it('enters on an error frame with code unavailable and leaves on the next state frame', async () => {
+      const { game, last } = setup([[200, session]]);
+      await game.init();
+      const ws = last();
+      ws.open();
+      ws.frame({ type: 'state', ...session });
+      expect(game.paused).toBeNull();
+      expect(game.click()).toBe(true);
+      ws.frame(down);
+      expect(game.paused).toBe(notice);
+      // Still online and clickable: the next click may get through.
+      expect(game.online).toBe(true);
+      expect(game.click()).toBe(true);
+      // Board and stats frames say nothing about the storage taking clicks again.
+      ws.frame({ type: 'stats', ...counters });
+      ws.frame({ type: 'board', seq: 1, rows: [], ...counters });
+      expect(game.paused).toBe(notice);
+      ws.frame({ type: 'state', ...session, score: 4 });
+      expect(game.paused).toBeNull();
+      expect(game.session?.score).toBe(4);
+      game.destroy();
+    });
+
+    it('does not enter on an uncoded error or another code', async () => {
+      const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      const { game, last } = setup([[200, session]]);
+      await game.init();
+      last().open();
+      last().frame({ type: 'error', error: "paused: the game's storage is unreachable, retrying" });
+      last().frame({ type: 'error', error: 'unknown frame type "jump"' });
+      last().frame({ ...down, code: 'something_else' });
+      expect(game.paused).toBeNull();
+      expect(warn).toHaveBeenCalledTimes(3);
+      warn.mockRestore();
+      game.destroy();
+    });
+
+    it("shows the server's notice while the first session load gets 503 unavailable", async () => {
+      vi.useFakeTimers();
+      try {
+        const { game } = setup([
+          [503, { error: down.error, code: 'unavailable' }],
+          [500, { error: 'boom' }],
+          [200, session],
+        ]);
+        await game.init();
+        expect(game.phase).toBe('loading');
+        expect(game.loadError).toBe(notice);
+        // Other failures say that the page retries. (waitFor moves the fake clock on.)
+        await vi.waitFor(() => expect(game.loadError).toBe('boom Retrying…'));
+        await vi.waitFor(() => expect(game.phase).toBe('game'));
+        expect(game.loadError).toBe('');
+        game.destroy();
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  });
+
   it('asks for a handle on first visit', async () => {
     const { game } = setup([[401, { error: 'no session' }]]);
     await game.init();

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, parseFrame, parseLeaderboard, parseSession, parseStats } from './protocol';
+import {
+  encodeFrame,
+  parseErrorBody,
+  parseFrame,
+  parseLeaderboard,
+  parseSession,
+  parseStats,
+  pausedText,
+} from './protocol';
 
 const session = {
   handle: 'alice',
@@ -40,6 +48,22 @@ describe('parseFrame', () => {
     });
   });
 
+  it('keeps the code of an error frame, also one it does not know', () => {
+    const paused = {
+      type: 'error',
+      error: "paused: the game's storage is unreachable, retrying",
+      code: 'unavailable',
+    };
+    expect(parseFrame(JSON.stringify(paused))).toEqual(paused);
+    expect(parseFrame('{"type":"error","error":"x","code":"from_the_future"}')).toEqual({
+      type: 'error',
+      error: 'x',
+      code: 'from_the_future',
+    });
+    // Without a code there is no code property at all.
+    expect(parseFrame('{"type":"error","error":"x"}')).not.toHaveProperty('code');
+  });
+
   it('ignores unknown extra fields', () => {
     expect(parseFrame(JSON.stringify({ type: 'stats', ...counters, extra: 1 }))).toEqual({ type: 'stats', ...counters });
   });
@@ -67,6 +91,8 @@ describe('parseFrame', () => {
     ['delta without drop', JSON.stringify({ type: 'board_delta', seq: 2, size: 100, rows: [], ...counters })],
     ['stats with a missing counter', JSON.stringify({ type: 'stats', total_clicks: 1, players: 2 })],
     ['error without text', JSON.stringify({ type: 'error' })],
+    ['error with a numeric code', JSON.stringify({ type: 'error', error: 'x', code: 503 })],
+    ['error with a null code', JSON.stringify({ type: 'error', error: 'x', code: null })],
   ])('rejects %s', (_name, data) => {
     expect(parseFrame(data)).toBeNull();
   });
@@ -93,6 +119,14 @@ describe('HTTP bodies', () => {
     expect(parseStats({ ...stats, returning_players: -1 })).toBeNull();
   });
 
+  it('parses an error body with or without a code', () => {
+    expect(parseErrorBody({ error: 'no session' })).toEqual({ error: 'no session' });
+    expect(parseErrorBody({ error: 'down', code: 'unavailable' })).toEqual({ error: 'down', code: 'unavailable' });
+    expect(parseErrorBody({ error: 'down', code: 1 })).toBeNull();
+    expect(parseErrorBody({ code: 'unavailable' })).toBeNull();
+    expect(parseErrorBody('oops')).toBeNull();
+  });
+
   it('parses a leaderboard object', () => {
     expect(parseLeaderboard({ top: [row], ...counters })).toEqual({ top: [row], ...counters });
     expect(parseLeaderboard({ top: 'x', ...counters })).toBeNull();
@@ -103,5 +137,15 @@ describe('encodeFrame', () => {
   it('encodes client frames as in the docs', () => {
     expect(encodeFrame({ type: 'click' })).toBe('{"type":"click"}');
     expect(encodeFrame({ type: 'resync' })).toBe('{"type":"resync"}');
+  });
+});
+
+describe('pausedText', () => {
+  it("capitalises the server's words for code unavailable only", () => {
+    const error = "paused: the game's storage is unreachable, retrying";
+    expect(pausedText({ error, code: 'unavailable' })).toBe("Paused: the game's storage is unreachable, retrying");
+    expect(pausedText({ error })).toBeNull();
+    expect(pausedText({ error, code: 'something_else' })).toBeNull();
+    expect(pausedText({ error: '', code: 'unavailable' })).toBeNull();
   });
 });

@@ -62,15 +62,19 @@ func RanksAbove(a, b Row) bool {
 	return bytes.Compare(a.ID[:], b.ID[:]) < 0
 }
 
-func compareEntries(a, b entry) int {
+// CompareRows orders rows as the board does, for slices.SortFunc: negative when a
+// ranks above b.
+func CompareRows(a, b Row) int {
 	switch {
-	case RanksAbove(a.row, b.row):
+	case RanksAbove(a, b):
 		return -1
-	case RanksAbove(b.row, a.row):
+	case RanksAbove(b, a):
 		return 1
 	}
 	return 0
 }
+
+func compareEntries(a, b entry) int { return CompareRows(a.row, b.row) }
 
 func rowOf(p *memPlayer) Row {
 	if p.removed.Load() {

@@ -142,13 +142,28 @@ func (s *suite) refused(p game.Player, retry time.Duration) game.ClickResult {
 }
 
 // climb gives p n counted clicks a second apart.
-func (s *suite) climb(p game.Player, n int) {
+// joinOn joins handle through node i.
+func (s *suite) joinOn(i int, handle string) game.Player {
+	s.t.Helper()
+	p, err := s.nodes[i].Join(ctx, handle)
+	if err != nil {
+		s.t.Fatalf("node %d: Join(%q): %v", i, handle, err)
+	}
+	return p
+}
+
+// climbOn gives p n counted clicks a second apart, through node i.
+func (s *suite) climbOn(i int, p game.Player, n int) {
 	s.t.Helper()
 	for range n {
 		s.advance(time.Second)
-		s.counted(p)
+		if r := s.clickOn(s.nodes[i], p); !r.Counted {
+			s.t.Fatalf("node %d: click refused: %+v", i, r)
+		}
 	}
 }
+
+func (s *suite) climb(p game.Player, n int) { s.t.Helper(); s.climbOn(0, p, n) }
 
 func (s *suite) state(p game.Player) game.State { return s.b.State(p) }
 
@@ -548,16 +563,9 @@ func testTotals(s *suite) {
 	if st := s.stats(); st != (game.Stats{}) {
 		s.t.Fatalf("stats of an empty game: %+v", st)
 	}
-	a := s.join("a")
-	b, err := s.nodes[1].Join(ctx, "b")
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	a, b := s.join("a"), s.joinOn(1, "b")
 	s.climb(a, 3)
-	for range 4 {
-		s.advance(time.Second)
-		s.clickOn(s.nodes[1], b)
-	}
+	s.climbOn(1, b, 4)
 	s.violate(a) // 50 more count, one refused
 	for i, n := range s.nodes {
 		s.tick()
@@ -611,12 +619,7 @@ func testBoardOrder(s *suite) {
 				want = append(want, game.Row{ID: m.p.ID(), Handle: m.p.Handle(), Best: m.best, BestAt: m.bestAt.UnixNano()})
 			}
 		}
-		slices.SortFunc(want, func(x, y game.Row) int {
-			if game.RanksAbove(x, y) {
-				return -1
-			}
-			return 1
-		})
+		slices.SortFunc(want, game.CompareRows)
 		want = want[:min(len(want), size)]
 		got := s.b.Board()
 		if !slices.Equal(got.Rows, want) {
@@ -665,16 +668,9 @@ func applyDelta(prev []game.Row, u game.Update) []game.Row {
 
 func testBoardAcrossNodes(s *suite) {
 	s.start(3, nil)
-	a := s.join("a")
-	b, err := s.nodes[1].Join(ctx, "b")
-	if err != nil {
-		s.t.Fatal(err)
-	}
+	a, b := s.join("a"), s.joinOn(1, "b")
 	s.climb(a, 2)
-	for range 3 {
-		s.advance(time.Second)
-		s.clickOn(s.nodes[1], b)
-	}
+	s.climbOn(1, b, 3)
 	s.tick()
 	for i, n := range s.nodes {
 		if got := boardOf(n.Board().Rows); !slices.Equal(got, []string{"b=3", "a=2"}) {

@@ -146,14 +146,7 @@ func (b *Backend) Find(ctx context.Context, match func(uuid.UUID, string) bool, 
 
 func sortInfos(s []game.PlayerInfo) {
 	slices.SortFunc(s, func(x, y game.PlayerInfo) int {
-		a, c := rowOfRecord(x.Record), rowOfRecord(y.Record)
-		switch {
-		case game.RanksAbove(a, c):
-			return -1
-		case game.RanksAbove(c, a):
-			return 1
-		}
-		return 0
+		return game.CompareRows(rowOfRecord(x.Record), rowOfRecord(y.Record))
 	})
 }
 
@@ -188,12 +181,7 @@ func (b *Backend) findOnBoards(ctx context.Context, offset, limit int) ([]game.P
 	if int64(len(rows)) < keep {
 		return nil, false, nil // the page reaches players without a best
 	}
-	slices.SortFunc(rows, func(x, y game.Row) int {
-		if game.RanksAbove(x, y) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(rows, game.CompareRows)
 	page := rows[offset:keep]
 	out := make([]game.PlayerInfo, 0, len(page))
 	for _, r := range page {

@@ -151,15 +151,7 @@ func (b *Backend) merge() []game.Row {
 	for i := range b.tops {
 		all = append(all, b.tops[i].rows...)
 	}
-	slices.SortFunc(all, func(x, y game.Row) int {
-		switch {
-		case game.RanksAbove(x, y):
-			return -1
-		case game.RanksAbove(y, x):
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, game.CompareRows)
 	if len(all) > b.cfg.BoardSize {
 		all = all[:b.cfg.BoardSize]
 	}

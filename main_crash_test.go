@@ -79,6 +79,12 @@ func startChild(t *testing.T, dir string, extra ...string) *child {
 // startChildAt is startChild on addr: a node coming back where one died.
 func startChildAt(t *testing.T, addr, dir string, extra ...string) *child {
 	t.Helper()
+	return startChildEnv(t, addr, dir, nil, extra...)
+}
+
+// startChildEnv is startChildAt with CTB_* variables (secrets, say) in env.
+func startChildEnv(t *testing.T, addr, dir string, env []string, extra ...string) *child {
+	t.Helper()
 	c := &child{addr: addr, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	args, _ := json.Marshal(append([]string{"--addr", c.addr, "--data", dir}, extra...))
 	c.cmd = exec.Command(os.Args[0])
@@ -87,7 +93,7 @@ func startChildAt(t *testing.T, addr, dir string, extra ...string) *child {
 			c.cmd.Env = append(c.cmd.Env, kv)
 		}
 	}
-	c.cmd.Env = append(c.cmd.Env, envChild+"=1", envChildArgs+"="+string(args))
+	c.cmd.Env = append(append(c.cmd.Env, env...), envChild+"=1", envChildArgs+"="+string(args))
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -3,15 +3,20 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/gorilla/websocket"
 )
@@ -317,5 +322,165 @@ func TestRedisRestartsWithItsAOF(t *testing.T) {
 		if st := s.frame("state"); int64(st["total"].(float64)) == want {
 			break
 		}
+	}
+}
+
+// TestModerationReachesEveryNode: a moderator on one node renames and removes a player
+// whose socket is open on another.
+func TestModerationReachesEveryNode(t *testing.T) {
+	r := testutil.StartRedis(t)
+	const token = "a moderator's token, long enough"
+	env := []string{"CTB_ADMIN_TOKEN=" + token}
+	var nodes []*child
+	for range 2 {
+		c := startChildEnv(t, crashAddr(t), t.TempDir(), env, "--redis", r.URL())
+		c.waitReady(t)
+		nodes = append(nodes, c)
+	}
+	p := newCrashPlayer(t, nodes[0], "rude name")
+	s := p.dial(t, nodes[1])
+	s.frame("state")
+	admin := func(method, path, body string) map[string]any {
+		req, _ := http.NewRequest(method, "http://"+nodes[0].addr+"/api/admin"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	list := admin("GET", "/players?q=rude", "")
+	id := list["players"].([]any)[0].(map[string]any)["id"].(string)
+	admin("POST", "/players/"+id+"/rename", `{"handle":"polite name"}`)
+	for {
+		if st := s.frame("state"); st["handle"] == "polite name" {
+			break
+		}
+	}
+	admin("DELETE", "/players/"+id, "")
+	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := s.conn.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
+			t.Fatalf("the socket on the other node ended with %v, want a 1008 close", err)
+		}
+		break
+	}
+}
+
+// TestOneNodeWritesTheBackup: with several nodes one writes scores.csv, under a lease;
+// when it dies another takes over.
+func TestOneNodeWritesTheBackup(t *testing.T) {
+	r := testutil.StartRedis(t)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	var nodes []*child
+	for _, d := range dirs {
+		c := startChild(t, d, "--redis", r.URL(), "--snapshot-interval", "200ms")
+		c.waitReady(t)
+		nodes = append(nodes, c)
+	}
+	p := newCrashPlayer(t, nodes[0], "backed up")
+	s := p.dial(t, nodes[1])
+	s.frame("state")
+	s.send()
+	s.frame("state")
+	has := func(d string) bool { _, err := os.Stat(filepath.Join(d, game.SnapshotFile)); return err == nil }
+	waitUntil(t, "a node to write scores.csv", func() bool { return has(dirs[0]) || has(dirs[1]) })
+	time.Sleep(time.Second) // several intervals: the other node must not write meanwhile
+	if has(dirs[0]) == has(dirs[1]) {
+		t.Fatalf("scores.csv in node folders: %v, %v; want exactly one writer", has(dirs[0]), has(dirs[1]))
+	}
+	writer, other := 0, 1
+	if has(dirs[1]) {
+		writer, other = 1, 0
+	}
+	totals, n := totalsByHandle(t, filepath.Join(dirs[writer], game.SnapshotFile))
+	if n != 1 || totals["backed up"] != 1 {
+		t.Fatalf("the backup holds %d players, %v", n, totals)
+	}
+	nodes[writer].cmd.Process.Signal(syscall.SIGKILL)
+	nodes[writer].exitCode(t, 10*time.Second)
+	if writer == 1 {
+		s = p.dial(t, nodes[0])
+		s.frame("state")
+	}
+	s.send()
+	s.frame("state")
+	waitUntil(t, "the other node to take the snapshots over", func() bool {
+		if !has(dirs[other]) {
+			return false
+		}
+		totals, _ := totalsByHandle(t, filepath.Join(dirs[other], game.SnapshotFile))
+		return totals["backed up"] == 2
+	})
+}
+
+// TestMoveAGameOntoRedisAndBack: a single server's folder is imported into Redis, the
+// game goes on there, and is exported into a folder a single server runs on again.
+// The player's cookie works all the way and no click is lost.
+func TestMoveAGameOntoRedisAndBack(t *testing.T) {
+	single := t.TempDir()
+	c := startChild(t, single)
+	c.waitReady(t)
+	p := newCrashPlayer(t, c, "mover")
+	s := p.dial(t, c)
+	s.frame("state")
+	for range 5 {
+		s.send()
+		s.frame("state")
+	}
+	s.conn.Close()
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	if code := c.exitCode(t, 20*time.Second); code != 0 {
+		t.Fatalf("exit %d; log:\n%s", code, c.log)
+	}
+
+	r := testutil.StartRedis(t)
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"import", "--redis", r.URL(), filepath.Join(single, game.SnapshotFile)}, noEnv, &out, &out); code != 0 {
+		t.Fatalf("import: exit %d:\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "imported 1 players") || !strings.Contains(out.String(), "keep their identities") {
+		t.Fatalf("import said:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"import", "--redis", r.URL(), filepath.Join(single, game.SnapshotFile)}, noEnv, &out, &out); code != 1 || !strings.Contains(out.String(), "--force") {
+		t.Fatalf("a second import into the same game: exit %d:\n%s", code, out.String())
+	}
+	node := startChild(t, t.TempDir(), "--redis", r.URL())
+	node.waitReady(t)
+	if got := p.totalOn(t, node); got != 5 {
+		t.Fatalf("on Redis the player has %d clicks, want 5", got)
+	}
+	s = p.dial(t, node)
+	s.frame("state")
+	for range 2 {
+		s.send()
+		s.frame("state")
+	}
+	s.conn.Close()
+
+	back := t.TempDir()
+	out.Reset()
+	if code := run(context.Background(), []string{"export", "--redis", r.URL(), "--data", back}, noEnv, &out, &out); code != 0 {
+		t.Fatalf("export: exit %d:\n%s", code, out.String())
+	}
+	if !strings.Contains(out.String(), "exported 1 players (7 clicks)") {
+		t.Fatalf("export said:\n%s", out.String())
+	}
+	again := startChild(t, back)
+	again.waitReady(t)
+	if got := p.totalOn(t, again); got != 7 {
+		t.Fatalf("back on a single server the player has %d clicks, want 7", got)
 	}
 }

@@ -32,6 +32,10 @@ type Config struct {
 	BasePath string
 	// SnapshotInterval is how often scores.csv is written when something changed.
 	SnapshotInterval time.Duration
+	// RedisSnapshotInterval replaces SnapshotInterval with Redis when that is not set:
+	// there a snapshot reads every player from Redis (about 7 s and a million reads
+	// for a million players), a backup rather than the game's memory.
+	RedisSnapshotInterval time.Duration
 	// Rules are the game's rules: throttle, idle reset, board size.
 	Rules game.Config
 	// Tick is how often the leaderboard is published to every player.
@@ -86,16 +90,17 @@ type Config struct {
 // every setting, in this one place.
 func Defaults() Config {
 	return Config{
-		Addr:                ":8080",
-		Data:                "data",
-		SnapshotInterval:    5 * time.Second,
-		Rules:               game.DefaultConfig(),
-		Tick:                100 * time.Millisecond,
-		MaxConns:            10000,
-		NewPlayersPerMinute: 30,
-		SocketsPerIP:        50,
-		LogFormat:           "text",
-		LogLevel:            "info",
+		Addr:                  ":8080",
+		Data:                  "data",
+		SnapshotInterval:      5 * time.Second,
+		RedisSnapshotInterval: time.Minute,
+		Rules:                 game.DefaultConfig(),
+		Tick:                  100 * time.Millisecond,
+		MaxConns:              10000,
+		NewPlayersPerMinute:   30,
+		SocketsPerIP:          50,
+		LogFormat:             "text",
+		LogLevel:              "info",
 		// A tick queues at most a delta and a state frame, and a click one ack: 16
 		// frames are over a second of a fast clicker's traffic.
 		SendQueue:          16,

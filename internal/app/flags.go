@@ -70,7 +70,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, mode 0700)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "keep the game in Redis at this URL, shared by every node pointed at it: redis://[user:password@]host:port[/db], rediss:// for TLS; a Redis Cluster works the same (empty: in memory, with scores.csv)")
 	fs.StringVar(&c.BasePath, "base-path", c.BasePath, "serve the page, API and WebSocket under this sub-path, e.g. /game (probes stay at the root)")
-	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "how often scores.csv is written when scores changed (with --redis, by one node at a time)")
+	fs.DurationVar(&c.SnapshotInterval, "snapshot-interval", c.SnapshotInterval, "how often scores.csv is written when scores changed (with --redis: by one node at a time, every "+c.RedisSnapshotInterval.String()+" unless set)")
 	fs.DurationVar(&c.Rules.IdleReset, "idle-reset", c.Rules.IdleReset, "time without a counted click after which a score goes back to 0")
 	fs.IntVar(&c.Rules.ThrottleLimit, "throttle-limit", c.Rules.ThrottleLimit, "click attempts allowed per throttle window before a player is throttled")
 	fs.DurationVar(&c.Rules.ThrottleWindow, "throttle-window", c.Rules.ThrottleWindow, "window the throttle limit is counted over")
@@ -128,6 +128,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 		return inv, err
 	}
 	c.Secret, c.AdminToken = getenv("CTB_SECRET"), getenv("CTB_ADMIN_TOKEN")
+	if c.Redis != "" && !set["snapshot-interval"] && getenv(envName("snapshot-interval")) == "" {
+		c.SnapshotInterval = c.RedisSnapshotInterval
+	}
 	switch {
 	case healthcheck:
 		inv.Command = Healthcheck

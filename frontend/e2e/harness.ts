@@ -232,20 +232,27 @@ export interface Player {
 
 export async function newPlayer(browser: Browser, url: string): Promise<Player> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const errors: string[] = [];
+  const page = await openPage(context, url, errors);
+  return { context, page, errors };
+}
+
+/** Opens url in a new page of context, collecting its errors into errors. */
+export async function openPage(context: BrowserContext, url: string, errors: string[]): Promise<Page> {
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT.timeout);
-  const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(String(err)));
   page.on('console', (msg) => {
-    // Failed requests (401 on first visit, refused connections while the server restarts)
-    // are expected; anything else logged as an error (e.g. a CSP violation) is not.
+    // Failed requests (401 on first visit, refused connections while the server restarts,
+    // 503 while the game's storage is unreachable) are expected; anything else logged as
+    // an error (e.g. a CSP violation) is not.
     const text = msg.text();
     if (msg.type() === 'error' && !/Failed to load resource|WebSocket connection to|ERR_CONNECTION_REFUSED/.test(text)) {
       errors.push(`console: ${text}`);
     }
   });
   await page.goto(url);
-  return { context, page, errors };
+  return page;
 }
 
 export const byTestId = (page: Page, id: string) => page.locator(`[data-testid="${id}"]`);
@@ -313,24 +320,29 @@ export async function clickTimes(page: Page, n: number): Promise<void> {
   await expectNumber(page, 'score', start + n);
 }
 
-/** A test file's browser, servers and players, torn down after each test. */
+/** A test file's browser, servers, redis-servers and players, torn down after each test. */
 export interface Suite {
-  /** Starts the real binary on a free port with a fresh data folder. */
-  startServer(extraArgs?: string[]): Promise<ServerProcess>;
+  /** Starts the real binary with a fresh data folder, on port or else a free one. */
+  startServer(extraArgs?: string[], port?: number): Promise<ServerProcess>;
+  /** Starts a redis-server on a free port with a fresh folder. */
+  startRedis(): Promise<RedisProcess>;
   /** Opens a new browser context (a new player) on url. */
   player(url: string): Promise<Player>;
+  /** Opens url in another tab of p (same cookies); its errors count as p's. */
+  tab(p: Player, url: string): Promise<Page>;
   /** Stops srv after the test too, like the servers startServer made. */
   track(srv: ServerProcess): void;
 }
 
 /**
  * Registers the hooks every browser test file needs: one Chromium for the file; after
- * each test, close the players, stop the servers, remove their data and fail the test
- * if any page logged an error.
+ * each test, close the players, stop the servers and redis-servers, remove their data
+ * and fail the test if any page logged an error.
  */
 export function browserSuite(): Suite {
   let browser: Browser | undefined;
   let servers: ServerProcess[] = [];
+  let redises: RedisProcess[] = [];
   let players: Player[] = [];
   let dirs: string[] = [];
 
@@ -344,6 +356,9 @@ export function browserSuite(): Suite {
     players = [];
     for (const s of servers) await s.stop().catch(() => {});
     servers = [];
+    // After the servers, so that they write their last snapshot while Redis still answers.
+    for (const r of redises) await r.stop().catch(() => {});
+    redises = [];
     for (const d of dirs) removeDir(d);
     dirs = [];
     expect(errors, 'errors in the page').toEqual([]);
@@ -354,13 +369,21 @@ export function browserSuite(): Suite {
   });
 
   return {
-    async startServer(extraArgs: string[] = []) {
+    async startServer(extraArgs: string[] = [], port?: number) {
       const dir = tempDataDir();
       dirs.push(dir);
-      const srv = new ServerProcess(await freePort(), dir, extraArgs);
+      const srv = new ServerProcess(port ?? (await freePort()), dir, extraArgs);
       servers.push(srv);
       await srv.start();
       return srv;
+    },
+    async startRedis() {
+      const dir = tempDataDir();
+      dirs.push(dir);
+      const redis = new RedisProcess(await freePort(), dir);
+      redises.push(redis);
+      await redis.start();
+      return redis;
     },
     track(srv: ServerProcess) {
       servers.push(srv);
@@ -370,6 +393,9 @@ export function browserSuite(): Suite {
       const p = await newPlayer(browser, url);
       players.push(p);
       return p;
+    },
+    tab(p: Player, url: string) {
+      return openPage(p.context, url, p.errors);
     },
   };
 }

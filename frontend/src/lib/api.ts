@@ -1,6 +1,14 @@
 // HTTP API (docs/protocol.md) and URL helpers. Every URL is relative to document.baseURI,
 // so the page works when served under a sub-path.
-import { parseErrorBody, parseSession, parseStats, pausedText, type ErrorCode, type Session, type Stats } from './protocol';
+import {
+  parseErrorBody,
+  parseSession,
+  parseStats,
+  pausedText,
+  type ErrorCode,
+  type Session,
+  type Stats,
+} from './protocol';
 
 export type FetchLike = (input: URL, init?: RequestInit) => Promise<Response>;
 

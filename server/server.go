@@ -200,7 +200,9 @@ func (s *Server) handleReady(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
 	if err := s.game.Ping(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+		// The probe is public: the details (addresses, errors) go to the log only.
+		s.logBackend("ready", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "the game's storage is unreachable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -54,6 +54,7 @@ vet:
 
 test-go:
 	go test -race -count=1 ./...
+	cd bench && go vet ./... && go test -count=1 ./...
 
 test-web: deps
 	npm run check

@@ -57,7 +57,7 @@ func (p *crashPlayer) totalOn(t *testing.T, c *child) int64 {
 	t.Helper()
 	code, body := p.session(t, c)
 	if code != http.StatusOK {
-		t.Fatalf("%s: GET /api/session on %s: %d %v", p.handle, c.addr, code, body)
+		t.Fatalf("%s: GET /api/session on %s: %d %v\n%s", p.handle, c.addr, code, body, c.log)
 	}
 	return int64(body["total"].(float64))
 }

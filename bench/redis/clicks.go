@@ -27,6 +27,7 @@ type clickConfig struct {
 	clients  string // comma separated: rueidis, goredis
 	conc     string // comma separated counts of concurrent callers
 	duration time.Duration
+	count    int // rounds, each measuring every client at every concurrency
 }
 
 // warmUp runs before each measured span: it lets connections be dialled, the script
@@ -253,8 +254,9 @@ func measure(ctx context.Context, call clicker, ps []clickPlayer, conc int, warm
 	return r, nil
 }
 
-// runClicks measures every client of c at every concurrency of c and prints one
-// `go test -bench` line for each on stdout, and a line for people on stderr.
+// runClicks measures every client of c at every concurrency of c, c.count times, and
+// prints one `go test -bench` line for each run on stdout (repeated lines are samples
+// of one benchmark, as with go test -count), and a line for people on stderr.
 func runClicks(c clickConfig) error {
 	clients := splitList(c.clients)
 	if len(clients) == 0 {
@@ -267,6 +269,9 @@ func runClicks(c clickConfig) error {
 	if c.duration <= 0 {
 		return fmt.Errorf("-duration %s: want a positive time", c.duration)
 	}
+	if c.count < 1 {
+		return fmt.Errorf("-count %d: want at least 1", c.count)
+	}
 	ps, err := makePlayers(c.players)
 	if err != nil {
 		return err
@@ -275,39 +280,105 @@ func runClicks(c clickConfig) error {
 	for i := range ps {
 		keys[i] = ps[i].keys[0]
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(len(clients)*len(concs))*(warmUp+2*c.duration))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(c.count*len(clients)*len(concs))*(warmUp+2*c.duration))
 	defer cancel()
 	admin := redis.NewClient(&redis.Options{Addr: c.addr, PoolSize: 1})
 	defer admin.Close()
 	procs := runtime.GOMAXPROCS(0)
 	fmt.Fprintf(os.Stderr, "redis: click script, %d players, %s per run after %s warm-up, GOMAXPROCS %d\n", len(ps), c.duration, warmUp, procs)
-	for _, name := range clients {
+	// The clients take turns at each concurrency, in the opposite order every other
+	// round, so that a machine whose speed drifts (another process, thermal limits)
+	// weighs on both alike rather than on whichever ran last.
+	for round := range c.count {
 		for _, conc := range concs {
-			if err := resetPlayers(ctx, admin, keys); err != nil {
-				return err
+			for i := range clients {
+				name := clients[i]
+				if round%2 == 1 {
+					name = clients[len(clients)-1-i]
+				}
+				if err := clickRun(ctx, admin, keys, ps, name, c, conc, procs); err != nil {
+					return err
+				}
 			}
-			call, closeClient, err := newClicker(name, c.addr, conc)
-			if err != nil {
-				return err
-			}
-			r, err := measure(ctx, call, ps, conc, warmUp, c.duration)
-			closeClient()
-			if err != nil {
-				return fmt.Errorf("%s, %d callers: %w", name, conc, err)
-			}
-			n := r.lat.n
-			if n == 0 {
-				return fmt.Errorf("%s, %d callers: no click completed in %s", name, conc, c.duration)
-			}
-			rate := float64(n) / r.elapsed.Seconds()
-			p50, p99 := r.lat.quantile(0.50), r.lat.quantile(0.99)
-			fmt.Printf("BenchmarkRedisClick/client=%s/conc=%d-%d\t%d\t%.1f ns/op\t%.0f clicks/s\t%.1f p50-µs\t%.1f p99-µs\n",
-				name, conc, procs, n, float64(r.elapsed.Nanoseconds())/float64(n), rate, micros(p50), micros(p99))
-			fmt.Fprintf(os.Stderr, "redis: %-8s %4d callers: %8d clicks in %s, %7.0f clicks/s, p50 %s p99 %s, %.2f%% refused by the throttle\n",
-				name, conc, n, r.elapsed.Round(time.Millisecond), rate, p50.Round(time.Microsecond), p99.Round(time.Microsecond), 100*float64(r.refused)/float64(n))
 		}
 	}
 	return nil
+}
+
+// clickRun measures client name with conc callers once, on freshly created players,
+// and prints its lines.
+func clickRun(ctx context.Context, admin *redis.Client, keys []string, ps []clickPlayer, name string, c clickConfig, conc, procs int) error {
+	if err := resetPlayers(ctx, admin, keys); err != nil {
+		return err
+	}
+	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+		return err
+	}
+	call, closeClient, err := newClicker(name, c.addr, conc)
+	if err != nil {
+		return err
+	}
+	r, err := measure(ctx, call, ps, conc, warmUp, c.duration)
+	closeClient()
+	if err != nil {
+		return fmt.Errorf("%s, %d callers: %w", name, conc, err)
+	}
+	n := r.lat.n
+	if n == 0 {
+		return fmt.Errorf("%s, %d callers: no click completed in %s", name, conc, c.duration)
+	}
+	srv, err := serverStats(ctx, admin)
+	if err != nil {
+		return err
+	}
+	rate := float64(n) / r.elapsed.Seconds()
+	p50, p99 := r.lat.quantile(0.50), r.lat.quantile(0.99)
+	fmt.Printf("BenchmarkRedisClick/client=%s/conc=%d-%d\t%d\t%.1f ns/op\t%.0f clicks/s\t%.1f p50-µs\t%.1f p99-µs\n",
+		name, conc, procs, n, float64(r.elapsed.Nanoseconds())/float64(n), rate, micros(p50), micros(p99))
+	fmt.Fprintf(os.Stderr, "redis: %-8s %4d callers: %8d clicks in %s, %7.0f clicks/s, p50 %s p99 %s, %.2f%% refused by the throttle; in Redis %.1f µs a script, %.1f scripts a read\n",
+		name, conc, n, r.elapsed.Round(time.Millisecond), rate, p50.Round(time.Microsecond), p99.Round(time.Microsecond), 100*float64(r.refused)/float64(n),
+		srv.usecPerScript, srv.scriptsPerRead)
+	return nil
+}
+
+// scriptStats is what Redis says of a run, warm-up included. usecPerScript is the
+// time Redis spent in each script: if it changes from one client to the other, the
+// machine slowed Redis down (another process took its CPU), not the client.
+// scriptsPerRead is how many scripts arrived per read from a socket: what pipelining
+// saves Redis's one thread in system calls.
+type scriptStats struct {
+	usecPerScript  float64
+	scriptsPerRead float64
+}
+
+// serverStats reads the scriptStats of the run since the last CONFIG RESETSTAT.
+func serverStats(ctx context.Context, rdb *redis.Client) (scriptStats, error) {
+	info, err := rdb.Info(ctx, "commandstats", "stats").Result()
+	if err != nil {
+		return scriptStats{}, err
+	}
+	var st scriptStats
+	var calls, reads float64
+	for _, line := range strings.Split(info, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for _, kv := range strings.Split(v, ",") {
+				k, x, _ := strings.Cut(kv, "=")
+				switch k {
+				case "calls":
+					calls, _ = strconv.ParseFloat(x, 64)
+				case "usec_per_call":
+					st.usecPerScript, _ = strconv.ParseFloat(x, 64)
+				}
+			}
+		} else if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
+			reads, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if reads > 0 {
+		st.scriptsPerRead = calls / reads
+	}
+	return st, nil
 }
 
 // micros is d in microseconds.

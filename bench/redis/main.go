@@ -48,6 +48,7 @@ func main() {
 	flag.StringVar(&c.clients, "clients", "rueidis,goredis", "clicks: clients to measure, comma separated")
 	flag.StringVar(&c.conc, "conc", "1,16,64,256", "clicks: concurrent callers, comma separated")
 	flag.DurationVar(&c.duration, "duration", 5*time.Second, "clicks: time measured per client and concurrency, after a 1s warm-up")
+	flag.IntVar(&c.count, "count", 1, "clicks: measure each client and concurrency this many times, interleaved (as go test -count); ceiling: run redis-benchmark this many times")
 	var cc ceilingConfig
 	flag.IntVar(&cc.conns, "bench-clients", 50, "ceiling: redis-benchmark connections (-c)")
 	flag.IntVar(&cc.pipeline, "bench-pipeline", 16, "ceiling: redis-benchmark pipeline depth (-P)")
@@ -77,7 +78,7 @@ func main() {
 			log.Fatalf("redis: %v", err)
 		}
 	case "ceiling":
-		cc.addr, cc.players = *addr, *players
+		cc.addr, cc.players, cc.count = *addr, *players, c.count
 		if err := runCeiling(cc); err != nil {
 			log.Fatalf("redis: %v", err)
 		}

@@ -2,6 +2,7 @@ package redisgame
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -88,6 +89,13 @@ func (b *Backend) Join(ctx context.Context, raw string) (game.Player, error) {
 func (b *Backend) Restore(ctx context.Context, id uuid.UUID, raw string) (game.Player, error) {
 	h, err := game.NormalizeHandle(raw)
 	if err != nil {
+		return nil, err
+	}
+	// Nearly every call finds the player: a read, which the client may send again on
+	// a connection that broke (a Redis that just came back), unlike a write.
+	if c, err := b.read(ctx, id); err == nil {
+		return b.bind(id, c), nil
+	} else if !errors.Is(err, game.ErrNoPlayer) {
 		return nil, err
 	}
 	p, _, err := b.join(ctx, id, h, "get")

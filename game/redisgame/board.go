@@ -29,7 +29,7 @@ type partTop struct {
 }
 
 // counter fields of a partition hash, in the order Tick reads them
-var counterFields = []string{"clicks", "players", "refused", "ret", "ver", "bver"}
+var counterFields = []string{"clicks", "players", "refused", "ret", "edits", "bver"}
 
 // readCounters returns every partition's counters, in one round trip per shard.
 func (b *Backend) readCounters(ctx context.Context) ([partitions][6]int64, error) {

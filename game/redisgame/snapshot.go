@@ -18,7 +18,8 @@ import (
 // scanBatch is how many players one pipelined read of a scan asks for.
 const scanBatch = 512
 
-// Version implements game.Source: the sum of every partition's change counter.
+// Version implements game.Source: the clicks and other edits of every partition. It
+// only grows: a removal takes clicks off and adds more edits.
 func (b *Backend) Version(ctx context.Context) (int64, error) {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
@@ -28,7 +29,7 @@ func (b *Backend) Version(ctx context.Context) (int64, error) {
 	}
 	var v int64
 	for _, c := range counts {
-		v += c[4]
+		v += c[0] + c[4]
 	}
 	return v, nil
 }

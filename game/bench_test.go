@@ -2,6 +2,7 @@ package game
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -111,6 +112,29 @@ func BenchmarkClick(b *testing.B) {
 			now = now.Add(time.Second) // 40 clicks a second: never throttled
 		}
 		if !e.click(p, now).Counted {
+			b.Fatal("click refused")
+		}
+	}
+}
+
+// BenchmarkBackendClick is BenchmarkClick through game.Backend, as the server calls it:
+// the interface, the context, the removed check and the engine's own clock (here one
+// that moves 25 ms a call, so the player is never throttled).
+func BenchmarkBackendClick(b *testing.B) {
+	var ticks int64
+	e := newEngine(b, func(c *Config) {
+		c.Now = func() time.Time { ticks++; return t0.Add(time.Duration(ticks) * 25 * time.Millisecond) }
+	})
+	var g Backend = e
+	p, err := g.Join(context.Background(), "clicker")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if r, err := g.Click(ctx, p); err != nil || !r.Counted {
 			b.Fatal("click refused")
 		}
 	}

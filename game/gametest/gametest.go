@@ -700,6 +700,12 @@ func testOnlineReturning(s *suite) {
 	if st := s.stats(); st.Online != 2 || st.PeakOnline != 2 {
 		s.t.Fatalf("online %d peak %d with 2 players on 3 sockets", st.Online, st.PeakOnline)
 	}
+	if info, err := s.b.Info(ctx, q); err != nil || !info.Online {
+		s.t.Fatalf("Info of a player with a socket: %+v, %v; want online", info, err)
+	}
+	if page, _, err := s.b.Find(ctx, nil, 0, 5); err != nil || len(page) != 2 || !page[0].Online || !page[1].Online {
+		s.t.Fatalf("Find with both online: %+v, %v", page, err)
+	}
 	s.b.Detach(p)
 	if st := s.stats(); st.Online != 2 {
 		s.t.Fatalf("online %d after one of p's two sockets closed", st.Online)
@@ -708,6 +714,9 @@ func testOnlineReturning(s *suite) {
 	s.b.Detach(q)
 	if st := s.stats(); st.Online != 0 || st.PeakOnline != 2 {
 		s.t.Fatalf("online %d peak %d after everyone left", st.Online, st.PeakOnline)
+	}
+	if info, err := s.b.Info(ctx, q); err != nil || info.Online {
+		s.t.Fatalf("Info of a player who left: %+v, %v; want offline", info, err)
 	}
 	s.climb(p, 1)
 	s.advance(game.ReturnAfter - time.Second)

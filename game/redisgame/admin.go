@@ -2,6 +2,7 @@ package redisgame
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -17,10 +18,15 @@ import (
 
 // Info implements game.Backend. Online means a socket is open on a live node.
 func (b *Backend) Info(ctx context.Context, gp game.Player) (game.PlayerInfo, error) {
-	return b.info(ctx, redisPlayer(gp).id)
+	live, err := b.liveNodes(ctx)
+	if err != nil {
+		return game.PlayerInfo{}, err
+	}
+	return b.info(ctx, redisPlayer(gp).id, live)
 }
 
-func (b *Backend) info(ctx context.Context, id uuid.UUID) (game.PlayerInfo, error) {
+// info reads the player with id; live are the nodes alive now, for Online.
+func (b *Backend) info(ctx context.Context, id uuid.UUID, live map[string]bool) (game.PlayerInfo, error) {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
 	all, err := b.c.Do(ctx, b.c.B().Hgetall().Key(b.parts[partitionOf(id)].player(id)).Build()).AsStrMap()
@@ -29,10 +35,6 @@ func (b *Backend) info(ctx context.Context, id uuid.UUID) (game.PlayerInfo, erro
 	}
 	if all["h"] == "" {
 		return game.PlayerInfo{}, fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
-	}
-	live, err := b.liveNodes(ctx)
-	if err != nil {
-		return game.PlayerInfo{}, err
 	}
 	info := game.PlayerInfo{Record: b.record(id, all["h"], all["s"], all["b"], all["ba"], all["t"], all["lc"], b.now()/1000)}
 	for k, v := range all {
@@ -46,6 +48,8 @@ func (b *Backend) info(ctx context.Context, id uuid.UUID) (game.PlayerInfo, erro
 // liveNodes returns the nodes that sent a heartbeat lately (every heartbeat forgets
 // the nodes that missed theirs).
 func (b *Backend) liveNodes(ctx context.Context) (map[string]bool, error) {
+	ctx, cancel := b.op(ctx)
+	defer cancel()
 	nodes, err := b.c.Do(ctx, b.c.B().Zrange().Key(keyNodes).Min("0").Max("-1").Build()).AsStrSlice()
 	if err != nil {
 		return nil, b.unavailable("live nodes", err)
@@ -141,7 +145,28 @@ func (b *Backend) Find(ctx context.Context, match func(uuid.UUID, string) bool, 
 	if offset >= len(sel) {
 		return nil, matched, nil
 	}
-	return sel[offset:min(len(sel), keep)], matched, nil
+	return b.infos(ctx, sel[offset:min(len(sel), keep)], matched)
+}
+
+// infos reads the page's players again, with whether they are online: a scan reads
+// only what ranks them.
+func (b *Backend) infos(ctx context.Context, page []game.PlayerInfo, matched int) ([]game.PlayerInfo, int, error) {
+	live, err := b.liveNodes(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]game.PlayerInfo, 0, len(page))
+	for _, p := range page {
+		info, err := b.info(ctx, p.ID, live)
+		if errors.Is(err, game.ErrNoPlayer) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, info)
+	}
+	return out, matched, nil
 }
 
 func sortInfos(s []game.PlayerInfo) {
@@ -182,14 +207,10 @@ func (b *Backend) findOnBoards(ctx context.Context, offset, limit int) ([]game.P
 		return nil, false, nil // the page reaches players without a best
 	}
 	slices.SortFunc(rows, game.CompareRows)
-	page := rows[offset:keep]
-	out := make([]game.PlayerInfo, 0, len(page))
-	for _, r := range page {
-		info, err := b.info(ctx, r.ID)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, info)
+	page := make([]game.PlayerInfo, 0, keep-int64(offset))
+	for _, r := range rows[offset:keep] {
+		page = append(page, game.PlayerInfo{Record: game.Record{ID: r.ID}})
 	}
-	return out, true, nil
+	out, _, err := b.infos(ctx, page, 0)
+	return out, err == nil, err
 }

@@ -234,16 +234,18 @@ return state(1, f, 0)
 `
 
 // attachSrc records the first socket of a player on a node, and counts the player
-// as returning when nobody saw them (no click, no socket on any node) for a while.
+// as returning when nobody saw them (no click, no socket closing) for a while. The
+// count of nodes with sockets (n) is not asked: a node that died leaves its share in
+// it for good, which only costs the other nodes a needless refresh now and then.
 //
 // KEYS: player, partition. ARGV: node, return-after µs, now or "".
 const attachSrc = prelude + `
 local now = clock(ARGV[3])
 if not redis.call('HEXISTS', KEYS[1], 'h') then return {-1} end
-local g = redis.call('HMGET', KEYS[1], 'lc', 'lf', 'n')
+local g = redis.call('HMGET', KEYS[1], 'lc', 'lf')
 local status = 1
 local seen = math.max(num(g[1]), num(g[2]))
-if num(g[3]) <= 0 and seen ~= 0 and now - seen >= tonumber(ARGV[2]) then
+if seen ~= 0 and now - seen >= tonumber(ARGV[2]) then
   redis.call('HINCRBY', KEYS[2], 'ret', 1)
   status = 2
 end

@@ -365,17 +365,7 @@ func TestModerationReachesEveryNode(t *testing.T) {
 		}
 	}
 	admin("DELETE", "/players/"+id, "")
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, _, err := s.conn.ReadMessage()
-		if err == nil {
-			continue
-		}
-		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
-			t.Fatalf("the socket on the other node ended with %v, want a 1008 close", err)
-		}
-		break
-	}
+	testutil.ReadUntilClose(t, s.conn, websocket.ClosePolicyViolation, "removed by a moderator")
 }
 
 // TestOneNodeWritesTheBackup: with several nodes one writes scores.csv, under a lease;

@@ -415,17 +415,7 @@ func TestAdminRemove(t *testing.T) {
 		t.Fatalf("delta after remove %v, before %+v", f, stats)
 	}
 	// The player's socket is closed; the page would reconnect.
-	own.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, _, err := own.conn.ReadMessage()
-		if err == nil {
-			continue
-		}
-		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) || !strings.Contains(err.Error(), adminCloseReason) {
-			t.Fatalf("socket closed with %v, want 1008 %q", err, adminCloseReason)
-		}
-		break
-	}
+	testutil.ReadUntilClose(t, own.conn, websocket.ClosePolicyViolation, adminCloseReason)
 	if snap := snapshotOf(t, ts); strings.Contains(snap, spam.id.String()) {
 		t.Fatalf("snapshot still has the removed player:\n%s", snap)
 	}
@@ -515,13 +505,5 @@ func TestAdminRemoveRacingConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		if _, _, err := conn.ReadMessage(); err != nil {
-			if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
-				t.Fatalf("closed with %v, want 1008", err)
-			}
-			break
-		}
-	}
+	testutil.ReadUntilClose(t, conn, websocket.ClosePolicyViolation, "")
 }

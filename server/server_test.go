@@ -575,15 +575,7 @@ func TestOversizedFrameClosesSocket(t *testing.T) {
 	p.join("big")
 	s := p.dial()
 	s.send(`{"type":"click","pad":"` + strings.Repeat("x", maxFrameBytes) + `"}`)
-	s.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		if _, _, err := s.conn.ReadMessage(); err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
-				t.Fatalf("closed with %v, want 1009", err)
-			}
-			break
-		}
-	}
+	testutil.ReadUntilClose(t, s.conn, websocket.CloseMessageTooBig, "")
 	// Others are unaffected.
 	q := ts.newPlayer(t)
 	q.join("other")
@@ -603,17 +595,7 @@ func TestFloodClosesSocket(t *testing.T) {
 	for range limit + 1 {
 		s.send(`{"type":"nope"}`)
 	}
-	s.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for {
-		_, _, err := s.conn.ReadMessage()
-		if err == nil {
-			continue
-		}
-		if !websocket.IsCloseError(err, websocket.ClosePolicyViolation) {
-			t.Fatalf("closed with %v, want 1008", err)
-		}
-		break
-	}
+	testutil.ReadUntilClose(t, s.conn, websocket.ClosePolicyViolation, "")
 	deadline := time.Now().Add(5 * time.Second)
 	for ts.engine.Stats().Online != 0 {
 		if time.Now().After(deadline) {
@@ -799,15 +781,7 @@ func TestServeShutsDownCleanly(t *testing.T) {
 	sock.until("state", func(f map[string]any) bool { return num(f["score"]) == 1 })
 
 	cancel()
-	sock.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		if _, _, err := sock.conn.ReadMessage(); err != nil {
-			if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
-				t.Fatalf("socket closed with %v, want 1001", err)
-			}
-			break
-		}
-	}
+	testutil.ReadUntilClose(t, sock.conn, websocket.CloseGoingAway, "")
 	if err := <-served; err != nil {
 		t.Fatalf("Serve returned %v", err)
 	}

@@ -14,9 +14,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // SyncBuffer is a bytes.Buffer that a logger or a child process writes to while the
@@ -118,4 +121,21 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.offset += d
+}
+
+// ReadUntilClose reads conn's frames until the server closes it, within 10 s, and
+// fails unless the close has the code and, when reason is not empty, that reason.
+func ReadUntilClose(t testing.TB, conn *websocket.Conn, code int, reason string) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := conn.ReadMessage()
+		if err == nil {
+			continue
+		}
+		if !websocket.IsCloseError(err, code) || !strings.Contains(err.Error(), reason) {
+			t.Fatalf("the socket ended with %v, want a close with code %d %q", err, code, reason)
+		}
+		return
+	}
 }

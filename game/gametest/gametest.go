@@ -38,6 +38,8 @@ func Run(t *testing.T, newGame NewGame) {
 		{"ThrottleWindowStartsAtFirstAttempt", testThrottleWindowStart},
 		{"ThrottleLiftsAfterQuietPenalty", testThrottleLifts},
 		{"ThrottleOneClickPerPenalty", testThrottleOnePerPenalty},
+		{"ThrottleRefusedAttemptsCount", testThrottleRefusedAttempts},
+		{"ThrottleAgainAfterLifted", testThrottleAgain},
 		{"AllTabsCountTogether", testAllTabsTogether},
 		{"IdleResetKeepsBest", testIdleReset},
 		{"TiesRankWhoReachedFirst", testTies},
@@ -297,6 +299,26 @@ func testThrottleWindowStart(s *suite) {
 	for range 50 {
 		s.counted(q)
 	}
+
+	// Spread out: 50 attempts over 0.98 s, then the next window starts at 1 s and its
+	// 51st attempt, at 1.999 s, is refused.
+	r := s.join("r")
+	s.advance(10 * time.Minute)
+	for i := range 50 {
+		if i > 0 {
+			s.advance(20 * time.Millisecond)
+		}
+		s.counted(r)
+	}
+	s.advance(20 * time.Millisecond)
+	for i := range 50 {
+		if i > 0 {
+			s.advance(20 * time.Millisecond)
+		}
+		s.counted(r)
+	}
+	s.advance(19 * time.Millisecond)
+	s.refused(r, time.Minute)
 }
 
 // violate makes 51 attempts now; the last exceeds the limit.
@@ -370,6 +392,63 @@ func testThrottleOnePerPenalty(s *suite) {
 	if st := s.state(p); st.Total != 53 || !st.Throttled {
 		s.t.Fatalf("state %+v", st)
 	}
+}
+
+func testThrottleRefusedAttempts(s *suite) {
+	// 50 refused attempts in a window while throttled are not a violation...
+	s.start(1, nil)
+	p := s.join("p")
+	s.violate(p)
+	s.advance(30 * time.Second)
+	for range 50 {
+		s.refused(p, 30*time.Second)
+	}
+	s.advance(30 * time.Second)
+	s.counted(p)
+	if st := s.state(p); st.Throttled {
+		s.t.Fatalf("50 attempts in a window extended the throttle: %+v", st)
+	}
+
+	// ...but 51 are, though none counted: the throttle lasts a full penalty after the
+	// last violation, with one click per penalty counting meanwhile.
+	q := s.join("q")
+	s.advance(time.Hour)
+	s.violate(q)
+	s.advance(30 * time.Second)
+	if n := s.violate(q); n != 0 {
+		s.t.Fatalf("%d clicks counted while throttled", n)
+	}
+	if st := s.state(q); !st.Throttled || st.RetryAfter != 30*time.Second {
+		s.t.Fatalf("after a violation while throttled: %+v", st)
+	}
+	s.advance(30 * time.Second) // a penalty after the first violation
+	if r := s.counted(q); !r.Throttled || r.Score != 51 {
+		s.t.Fatalf("the one click of the penalty: %+v", r)
+	}
+	s.advance(time.Microsecond)
+	s.refused(q, 30*time.Second-time.Microsecond)
+	s.advance(time.Second - time.Microsecond)
+	s.refused(q, 29*time.Second)
+	s.advance(29*time.Second - time.Microsecond)
+	s.refused(q, time.Microsecond)
+	s.advance(time.Microsecond) // a full penalty after the last violation
+	if r := s.counted(q); r.Throttled || r.Score != 52 {
+		s.t.Fatalf("after the extended throttle lifted: %+v", r)
+	}
+	s.advance(time.Millisecond)
+	s.counted(q)
+}
+
+func testThrottleAgain(s *suite) {
+	s.start(1, nil)
+	p := s.join("p")
+	s.violate(p)
+	s.advance(5 * time.Minute)
+	if n := s.violate(p); n != 50 {
+		s.t.Fatalf("%d of 51 counted after the throttle had lifted", n)
+	}
+	s.advance(time.Second)
+	s.refused(p, time.Minute-time.Second)
 }
 
 func testAllTabsTogether(s *suite) {

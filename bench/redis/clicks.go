@@ -27,7 +27,8 @@ type clickConfig struct {
 	clients  string // comma separated: rueidis, goredis
 	conc     string // comma separated counts of concurrent callers
 	duration time.Duration
-	count    int // rounds, each measuring every client at every concurrency
+	count    int  // rounds, each measuring every client at every concurrency
+	cluster  bool // addr is a Redis Cluster node: set by runClicks
 }
 
 // warmUp runs before each measured span: it lets connections be dialled, the script
@@ -92,8 +93,9 @@ func makePlayers(n int) ([]clickPlayer, error) {
 // resetPlayers empties the database and creates the players anew, each a hash with
 // just a handle. Every run starts from the same state: a run that throttled players
 // would otherwise hand the next one players on the script's cheaper refused path.
-func resetPlayers(ctx context.Context, rdb *redis.Client, keys []string) error {
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
+func resetPlayers(ctx context.Context, rdb redis.UniversalClient, keys []string) error {
+	flush := func(ctx context.Context, c *redis.Client) error { return c.FlushDB(ctx).Err() }
+	if err := eachPrimary(ctx, rdb, flush); err != nil {
 		return err
 	}
 	const batch = 1000 // bounds one pipeline's buffers
@@ -136,9 +138,9 @@ func parseConc(s string) ([]int, error) {
 	return out, nil
 }
 
-// newClicker connects the named client for conc concurrent callers. close releases
-// its connections.
-func newClicker(name, addr string, conc int) (call clicker, close func(), err error) {
+// newClicker connects the named client for conc concurrent callers, to a Redis
+// Cluster when cluster is set. close releases its connections.
+func newClicker(name, addr string, conc int, cluster bool) (call clicker, close func(), err error) {
 	switch name {
 	case "rueidis":
 		// As the backend builds it (redisgame.Open): no client-side cache, and the
@@ -165,7 +167,11 @@ func newClicker(name, addr string, conc int) (call clicker, close func(), err er
 		// the client. max(10*GOMAXPROCS, conc) gives every caller a connection, and
 		// never fewer than go-redis's own default of 10 per GOMAXPROCS, so the low
 		// concurrencies run the client as a default configuration does.
-		rdb := redis.NewClient(&redis.Options{Addr: addr, PoolSize: max(10*runtime.GOMAXPROCS(0), conc)})
+		var rdb redis.UniversalClient = redis.NewClient(&redis.Options{Addr: addr, PoolSize: max(10*runtime.GOMAXPROCS(0), conc)})
+		if cluster {
+			// The same pool size, per primary.
+			rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, PoolSize: max(10*runtime.GOMAXPROCS(0), conc)})
+		}
 		script := redis.NewScript(redisgame.ClickScript)
 		return func(ctx context.Context, p *clickPlayer) (int64, error) {
 			arr, err := script.Run(ctx, rdb, p.keys, p.anyArgs...).Slice()
@@ -282,10 +288,14 @@ func runClicks(c clickConfig) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute+time.Duration(c.count*len(clients)*len(concs))*(warmUp+2*c.duration))
 	defer cancel()
-	admin := redis.NewClient(&redis.Options{Addr: c.addr, PoolSize: 1})
+	admin, cluster, err := newAdmin(ctx, c.addr)
+	if err != nil {
+		return err
+	}
 	defer admin.Close()
+	c.cluster = cluster
 	procs := runtime.GOMAXPROCS(0)
-	fmt.Fprintf(os.Stderr, "redis: click script, %d players, %s per run after %s warm-up, GOMAXPROCS %d\n", len(ps), c.duration, warmUp, procs)
+	fmt.Fprintf(os.Stderr, "redis: click script, %d players, %s per run after %s warm-up, GOMAXPROCS %d, cluster %v\n", len(ps), c.duration, warmUp, procs, cluster)
 	// The clients take turns at each concurrency, in the opposite order every other
 	// round, so that a machine whose speed drifts (another process, thermal limits)
 	// weighs on both alike rather than on whichever ran last.
@@ -307,14 +317,15 @@ func runClicks(c clickConfig) error {
 
 // clickRun measures client name with conc callers once, on freshly created players,
 // and prints its lines.
-func clickRun(ctx context.Context, admin *redis.Client, keys []string, ps []clickPlayer, name string, c clickConfig, conc, procs int) error {
+func clickRun(ctx context.Context, admin redis.UniversalClient, keys []string, ps []clickPlayer, name string, c clickConfig, conc, procs int) error {
 	if err := resetPlayers(ctx, admin, keys); err != nil {
 		return err
 	}
-	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+	resetStat := func(ctx context.Context, c *redis.Client) error { return c.ConfigResetStat(ctx).Err() }
+	if err := eachPrimary(ctx, admin, resetStat); err != nil {
 		return err
 	}
-	call, closeClient, err := newClicker(name, c.addr, conc)
+	call, closeClient, err := newClicker(name, c.addr, conc, c.cluster)
 	if err != nil {
 		return err
 	}
@@ -351,29 +362,42 @@ type scriptStats struct {
 	scriptsPerRead float64
 }
 
-// serverStats reads the scriptStats of the run since the last CONFIG RESETSTAT.
-func serverStats(ctx context.Context, rdb *redis.Client) (scriptStats, error) {
-	info, err := rdb.Info(ctx, "commandstats", "stats").Result()
+// serverStats reads the scriptStats of the run since the last CONFIG RESETSTAT, over
+// every primary of a cluster.
+func serverStats(ctx context.Context, rdb redis.UniversalClient) (scriptStats, error) {
+	var calls, usec, reads float64
+	err := eachPrimary(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "commandstats", "stats").Result()
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(info, "\n") {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+				for _, kv := range strings.Split(v, ",") {
+					k, x, _ := strings.Cut(kv, "=")
+					switch k {
+					case "calls":
+						n, _ := strconv.ParseFloat(x, 64)
+						calls += n
+					case "usec":
+						n, _ := strconv.ParseFloat(x, 64)
+						usec += n
+					}
+				}
+			} else if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
+				n, _ := strconv.ParseFloat(v, 64)
+				reads += n
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return scriptStats{}, err
 	}
 	var st scriptStats
-	var calls, reads float64
-	for _, line := range strings.Split(info, "\n") {
-		line = strings.TrimSpace(line)
-		if v, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
-			for _, kv := range strings.Split(v, ",") {
-				k, x, _ := strings.Cut(kv, "=")
-				switch k {
-				case "calls":
-					calls, _ = strconv.ParseFloat(x, 64)
-				case "usec_per_call":
-					st.usecPerScript, _ = strconv.ParseFloat(x, 64)
-				}
-			}
-		} else if v, ok := strings.CutPrefix(line, "total_reads_processed:"); ok {
-			reads, _ = strconv.ParseFloat(v, 64)
-		}
+	if calls > 0 {
+		st.usecPerScript = usec / calls
 	}
 	if reads > 0 {
 		st.scriptsPerRead = calls / reads

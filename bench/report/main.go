@@ -1,6 +1,7 @@
 // Command report turns a results folder of bench/run-*.sh into summary.md (medians of
 // the repeated runs, and ratios taken within each repetition) and chart.svg (delivery
-// lag and server CPU against connected clients, from the "sweep" runs).
+// lag and server CPU against connected clients, from the "sweep" runs). The runs of
+// bench/run-scaleout.sh get their own sections and scaleout.svg (scaleout.go).
 //
 //	go run ./report -dir results/long-20250101-120000
 package main
@@ -49,9 +50,14 @@ type load struct {
 	ServerCPU   float64 `json:"server_cpu_cores"`
 	LoadgenCPU  float64 `json:"loadgen_cpu_cores"`
 	RSSKB       int64   `json:"server_rss_kb"`
-	Frames      map[string]uint64
-	Bytes       map[string]uint64
-	D           struct {
+	RSSBeforeKB int64   `json:"server_rss_before_kb"`
+	// Of multi-node runs and measured processes (cmd/loadgen/nodes.go).
+	Nodes   []nodeLoad `json:"nodes"`
+	Servers []proc     `json:"servers"`
+	Watched []proc     `json:"watched"`
+	Frames  map[string]uint64
+	Bytes   map[string]uint64
+	D       struct {
 		Accepted float64 `json:"accepted_per_s"`
 		Ack      summary `json:"ack"`
 		Lag      summary `json:"lag"`
@@ -67,20 +73,33 @@ type load struct {
 
 func main() {
 	dir := flag.String("dir", "", "results folder")
+	maxRate := flag.String("max-rate", "", "only print the highest median accepted clicks/s of this server's \"max\" runs, rounded down to 1,000 (for bench/run-scaleout.sh)")
 	flag.Parse()
 	if *dir == "" {
 		log.Fatal("report: -dir is required")
+	}
+	if *maxRate != "" {
+		best := bestAccepted(readLoads(filepath.Join(*dir, "load.jsonl")), *maxRate)
+		if best < 1000 {
+			os.Exit(1)
+		}
+		fmt.Println(int(best) / 1000 * 1000)
+		return
 	}
 	var out strings.Builder
 	if b, err := os.ReadFile(filepath.Join(*dir, "machine.txt")); err == nil {
 		fmt.Fprintf(&out, "## Machine\n\n```\n%s```\n\n", b)
 	}
-	goBench(&out, *dir)
+	bench := goBench(&out, *dir)
 	loads := readLoads(filepath.Join(*dir, "load.jsonl"))
 	loadTables(&out, loads)
 	ratios(&out, loads)
+	scaleout(&out, loads, bench)
 	if svg := chart(loads); svg != "" {
 		os.WriteFile(filepath.Join(*dir, "chart.svg"), []byte(svg), 0o644)
+	}
+	if svg := scaleoutChart(loads, bench); svg != "" {
+		os.WriteFile(filepath.Join(*dir, "scaleout.svg"), []byte(svg), 0o644)
 	}
 	os.WriteFile(filepath.Join(*dir, "summary.md"), []byte(out.String()), 0o644)
 	fmt.Print(out.String())
@@ -100,13 +119,22 @@ func median(v []float64) float64 {
 
 var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(.*)$`)
 
+// benchAgg is one benchmark's samples over the runs: ns/op, B/op, allocs/op, MB/s,
+// and any other unit bench/redis prints (clicks/s, p50-µs, p99-µs).
+type benchAgg struct {
+	ns, bop, allocs, mbs []float64
+	other                map[string][]float64
+	units                []string // of other, in the order first seen
+}
+
 // goBench reads every *.bench.txt file: go test -bench output and bench/redis lines.
-func goBench(out io.Writer, dir string) {
+// It returns the samples by benchmark name.
+func goBench(out io.Writer, dir string) map[string]*benchAgg {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.bench.txt"))
 	if len(files) == 0 {
-		return
+		return nil
 	}
-	type agg struct{ ns, bop, allocs, mbs []float64 }
+	type agg = benchAgg
 	res := map[string]*agg{}
 	var order []string
 	for _, f := range files {
@@ -122,7 +150,7 @@ func goBench(out io.Writer, dir string) {
 			}
 			a := res[m[1]]
 			if a == nil {
-				a = &agg{}
+				a = &agg{other: map[string][]float64{}}
 				res[m[1]] = a
 				order = append(order, m[1])
 			}
@@ -141,22 +169,34 @@ func goBench(out io.Writer, dir string) {
 					a.allocs = append(a.allocs, v)
 				case "MB/s":
 					a.mbs = append(a.mbs, v)
+				default:
+					u := f[i+1]
+					if _, seen := a.other[u]; !seen {
+						a.units = append(a.units, u)
+					}
+					a.other[u] = append(a.other[u], v)
 				}
+				i++
 			}
 		}
 		fh.Close()
 	}
-	fmt.Fprintf(out, "## Go benchmarks (median of %s)\n\n| benchmark | runs | ns/op | time | B/op | allocs/op |\n|---|---|---|---|---|---|\n", "the runs")
+	fmt.Fprintf(out, "## Go benchmarks (median of %s)\n\n| benchmark | runs | ns/op | time | B/op | allocs/op | other |\n|---|---|---|---|---|---|---|\n", "the runs")
 	for _, name := range order {
 		a := res[name]
 		ns := median(a.ns)
-		fmt.Fprintf(out, "| %s | %d | %.1f | %s | %.0f | %.0f |\n", name, len(a.ns), ns, human(ns), median(a.bop), median(a.allocs))
+		var other []string
+		for _, u := range a.units {
+			other = append(other, fmt.Sprintf("%.1f %s", median(a.other[u]), u))
+		}
+		fmt.Fprintf(out, "| %s | %d | %.1f | %s | %.0f | %.0f | %s |\n", name, len(a.ns), ns, human(ns), median(a.bop), median(a.allocs), strings.Join(other, ", "))
 	}
 	if r, e := res["BenchmarkRedisLeaderboardWorkload"], res["BenchmarkLeaderboardWorkload"]; r != nil && e != nil {
 		fmt.Fprintf(out, "\nRedis sorted set vs in-process engine, same workload, per click: %.0f ns vs %.0f ns = **%.0fx** (medians)\n",
 			median(r.ns), median(e.ns), median(r.ns)/median(e.ns))
 	}
 	fmt.Fprintln(out)
+	return res
 }
 
 func human(ns float64) string {

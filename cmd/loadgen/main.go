@@ -14,6 +14,10 @@
 // and processes (-procs): the parent re-executes itself, starts every child's clock at
 // the same instant and merges their histograms. A run is bounded: it connects, warms
 // up, measures for -duration, stops clicking, drains, checks convergence and exits.
+//
+// -url may list several nodes of one game (Redis mode): the players are spread over
+// them, the figures are also kept per node, -server-pid takes one pid per node, and
+// convergence compares every verifying client with the board of every node (nodes.go).
 package main
 
 import (
@@ -29,6 +33,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +44,10 @@ import (
 )
 
 type config struct {
-	URL         string
-	wsURL       string
+	URL         string   // as given: one base URL or a comma-separated list
+	URLs        []string // the base URLs, checked, without a trailing slash
+	wsURLs      []string // their /ws
+	URLOffset   int      // client i talks to URLs[(i+URLOffset) % len(URLs)]
 	Clients     int
 	Rate        float64
 	Warmup      time.Duration
@@ -54,10 +61,13 @@ type config struct {
 	ProbeRate   float64
 	VerifyEvery int
 	Resync      bool
-	ServerPID   int
+	ServerPIDs  []int
+	Watch       []procRef
 	Label       string
 	Out         string
 	Headers     map[string]string
+	CPUProfile  string
+	Timeout     time.Duration
 	child       bool
 }
 
@@ -99,6 +109,12 @@ type result struct {
 	ServerRSSKB       int64   `json:"server_rss_kb,omitempty"`
 	ServerRSSMaxKB    int64   `json:"server_rss_max_kb,omitempty"`
 
+	// Only in runs of several nodes or processes measured; a single-URL run with one
+	// -server-pid writes exactly the fields above, as before.
+	Nodes   []nodeResult `json:"nodes,omitempty"`   // per node of -url, in its order
+	Servers []procStats  `json:"servers,omitempty"` // per -server-pid, when more than one
+	Watched []procStats  `json:"watched,omitempty"` // per -watch-pid
+
 	Derived *derived `json:"derived,omitempty"`
 }
 
@@ -118,8 +134,8 @@ type derived struct {
 func main() {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	var cfg config
-	var src, headers string
-	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "server base URL (loopback only)")
+	var src, headers, pids, watch string
+	flag.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "server base URL (loopback only), or a comma-separated list of the nodes of one game: the players are spread over them")
 	flag.IntVar(&cfg.Clients, "clients", 100, "players (sockets) in total, probes included")
 	flag.Float64Var(&cfg.Rate, "rate", 100, "clicks per second in total, spread evenly over the players (probes not counted)")
 	flag.DurationVar(&cfg.Warmup, "warmup", 3*time.Second, "clicking before the measurement window")
@@ -133,17 +149,26 @@ func main() {
 	flag.Float64Var(&cfg.ProbeRate, "probe-rate", 10, "clicks per second of each probe")
 	flag.IntVar(&cfg.VerifyEvery, "verify-every", 100, "every n-th client keeps the whole board and is compared with /api/leaderboard at the end (0: off)")
 	flag.BoolVar(&cfg.Resync, "resync", true, `send {"type":"resync"} after a gap in seq, as the page does`)
-	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "pid of the server, to report its CPU and memory")
+	flag.StringVar(&pids, "server-pid", "", "pid of the server, to report its CPU and memory; a comma-separated list (one per -url node, in order) reports their sum and each one")
+	flag.StringVar(&watch, "watch-pid", "", "other processes to measure over the window, name=pid comma separated (e.g. redis=1234)")
 	flag.StringVar(&cfg.Label, "label", "", "label copied into the result")
 	flag.StringVar(&cfg.Out, "out", "", "also append the result as one JSON line to this file")
 	flag.StringVar(&headers, "header", "", "extra request headers, 'K: v' separated by ';' (e.g. for a per-IP limit bypass)")
+	flag.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write this process's CPU profile of the window to this file (children: to FILE.<n>), to see what the load generator itself costs")
+	flag.DurationVar(&cfg.Timeout, "timeout", 0, "hard limit on the whole run (0: the phases' length, connecting at -connect-rate, plus 2m)")
 	flag.BoolVar(&cfg.child, "child", false, "internal: run as a child of -procs")
+	flag.IntVar(&cfg.URLOffset, "url-offset", 0, "internal: the child's number, which rotates the nodes its clients start from")
 	flag.Parse()
 
-	if err := cfg.check(src, headers); err != nil {
+	if err := cfg.check(src, headers, pids, watch); err != nil {
 		log.Fatalf("loadgen: %v", err)
 	}
 	hard := cfg.Warmup + cfg.Duration + cfg.Drain + time.Duration(cfg.Clients)*time.Second/time.Duration(max(cfg.ConnectRate*cfg.Procs, 200)) + 2*time.Minute
+	if cfg.Timeout > 0 {
+		// Connecting can be much slower than -connect-rate: a server that sends every
+		// socket a frame whenever the online count changes slows down as it fills.
+		hard = cfg.Timeout
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), hard)
 	defer cancel()
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -154,29 +179,17 @@ func main() {
 		return
 	}
 	var res result
-	rssBefore := rssKB(cfg.ServerPID)
-	var cpu0, cpu1 float64
-	var rssMax int64
-	var rssNow int64
-	sample := func(startAt time.Time) {
-		// Samples the server at the window's start and end.
-		time.Sleep(time.Until(startAt.Add(cfg.Warmup)))
-		cpu0 = cpuSeconds(cfg.ServerPID)
-		end := startAt.Add(cfg.Warmup + cfg.Duration)
-		for time.Now().Before(end) {
-			if r := rssKB(cfg.ServerPID); r > rssMax {
-				rssMax = r
-			}
-			time.Sleep(min(500*time.Millisecond, time.Until(end)+time.Millisecond))
-		}
-		cpu1 = cpuSeconds(cfg.ServerPID)
-		rssNow = rssKB(cfg.ServerPID)
+	// The servers and the watched processes are sampled together over the window.
+	all := append([]int(nil), cfg.ServerPIDs...)
+	for _, p := range cfg.Watch {
+		all = append(all, p.pid)
 	}
+	smp := newSampler(all)
 	var swg sync.WaitGroup
 	onGo := func(at time.Time) {
-		if cfg.ServerPID > 0 {
+		if len(all) > 0 {
 			swg.Add(1)
-			go func() { defer swg.Done(); sample(at) }()
+			go func() { defer swg.Done(); smp.run(at, cfg.Warmup, cfg.Duration) }()
 		}
 	}
 	if cfg.Procs <= 1 {
@@ -187,9 +200,32 @@ func main() {
 	swg.Wait()
 	res.Label = cfg.Label
 	res.Procs = max(cfg.Procs, 1)
-	if cfg.ServerPID > 0 {
-		res.ServerCPU = (cpu1 - cpu0) / cfg.Duration.Seconds()
-		res.ServerRSSBeforeKB, res.ServerRSSKB, res.ServerRSSMaxKB = rssBefore, rssNow, rssMax
+	if n := len(cfg.ServerPIDs); n > 0 {
+		// The servers' sum: with one pid, exactly that server's figures.
+		for i := range n {
+			s := smp.stats(i, cfg.Duration)
+			res.ServerCPU += s.CPU
+			res.ServerRSSBeforeKB += s.RSSBeforeKB
+			res.ServerRSSKB += s.RSSKB
+			if n > 1 {
+				res.Servers = append(res.Servers, s)
+			}
+		}
+		res.ServerRSSMaxKB = smp.sumMax
+		if n > 1 && n == len(res.Nodes) {
+			for i := range res.Nodes {
+				s := res.Servers[i]
+				res.Nodes[i].Server = &s
+			}
+		}
+	}
+	for i, p := range cfg.Watch {
+		s := smp.stats(len(cfg.ServerPIDs)+i, cfg.Duration)
+		s.Name = p.name
+		res.Watched = append(res.Watched, s)
+	}
+	for i := range res.Nodes {
+		res.Nodes[i].Derived = deriveNode(res.Nodes[i], res.WindowS)
 	}
 	res.Derived = derive(res)
 	line, _ := json.Marshal(res)
@@ -203,20 +239,38 @@ func main() {
 	printReport(os.Stdout, res)
 }
 
-func (c *config) check(src, headers string) error {
-	u, err := url.Parse(c.URL)
+// checkURL checks one base URL (http, loopback only) and returns it without a
+// trailing slash, with its WebSocket URL.
+func checkURL(s string) (base, ws string, err error) {
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("-url %q: want http://127.0.0.x:port", c.URL)
+		return "", "", fmt.Errorf("-url %q: want http://127.0.0.x:port", s)
 	}
 	host := u.Hostname()
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("-url %q: only loopback addresses are allowed", c.URL)
+		return "", "", fmt.Errorf("-url %q: only loopback addresses are allowed", s)
 	}
-	c.URL = strings.TrimRight(c.URL, "/")
-	c.wsURL = "ws://" + u.Host + strings.TrimRight(u.Path, "/") + "/ws"
+	return strings.TrimRight(s, "/"), "ws://" + u.Host + strings.TrimRight(u.Path, "/") + "/ws", nil
+}
+
+func (c *config) check(src, headers, pids, watch string) error {
+	var err error
+	if c.URLs, c.wsURLs, err = parseURLs(c.URL); err != nil {
+		return err
+	}
+	c.URL = strings.Join(c.URLs, ",")
+	if c.ServerPIDs, err = parsePIDs(pids); err != nil {
+		return err
+	}
+	if len(c.ServerPIDs) > 1 && len(c.URLs) > 1 && len(c.ServerPIDs) != len(c.URLs) {
+		return fmt.Errorf("-server-pid: %d pids for %d URLs: give one per node, in the order of -url", len(c.ServerPIDs), len(c.URLs))
+	}
+	if c.Watch, err = parseWatch(watch); err != nil {
+		return err
+	}
 	c.Src = nil
 	for _, s := range strings.Split(src, ",") {
 		s = strings.TrimSpace(s)
@@ -247,6 +301,9 @@ func (c *config) check(src, headers string) error {
 	if c.Duration <= 0 || c.Duration > 30*time.Minute || c.Warmup < 0 || c.Warmup > 5*time.Minute {
 		return fmt.Errorf("-duration must be in (0, 30m] and -warmup in [0, 5m]")
 	}
+	if c.Timeout < 0 || c.Timeout > time.Hour {
+		return fmt.Errorf("-timeout %s: want at most 1h", c.Timeout)
+	}
 	if c.Procs > 64 {
 		return fmt.Errorf("-procs %d: at most 64", c.Procs)
 	}
@@ -276,8 +333,10 @@ func runWorker(ctx context.Context, cfg config, goAt func(ready func() time.Time
 	w.winEnd.Store(we.UnixNano())
 	w.winStart.Store(ws.UnixNano())
 	ru0 := selfCPU()
+	stopProfile := startProfile(cfg.CPUProfile)
 	w.clickers(ctx, we)
 	time.Sleep(time.Until(we))
+	stopProfile()
 	ru1 := selfCPU()
 	select {
 	case <-ctx.Done():
@@ -307,6 +366,20 @@ func runWorker(ctx context.Context, cfg config, goAt func(ready func() time.Time
 		WriteErrors: w.writeErrors.Load(), ConnectErrors: w.connectErrors.Load(), Skipped: w.skipped.Load(),
 		VerifyChecked: checked, Diverged: diverged,
 		LoadgenCPU: (ru1 - ru0) / cfg.Duration.Seconds(),
+	}
+	for j, ns := range w.nodes {
+		n := nodeResult{URL: cfg.URLs[j], ClicksSent: ns.clicksSent.Load(), ClicksAcked: ns.clicksAcked.Load(),
+			Ack: ns.ack.data(), Lag: ns.lag.data(),
+			VerifyChecked: w.nodeVerify[j].checked, VerifyDiverged: w.nodeVerify[j].diverged, VerifyErrors: w.nodeVerify[j].errors}
+		for _, c := range w.clients {
+			if c.node == j {
+				n.Clients++
+				if c.conn != nil {
+					n.Connected++
+				}
+			}
+		}
+		res.Nodes = append(res.Nodes, n)
 	}
 	for k := range kindNames {
 		res.Frames[kindNames[k]] = w.frames[k].Load()
@@ -374,9 +447,13 @@ func runParent(ctx context.Context, cfg config, onGo func(time.Time)) result {
 			"-rate", strconv.FormatFloat(cfg.Rate*float64(n)/float64(cfg.Clients), 'f', -1, 64),
 			"-warmup", cfg.Warmup.String(), "-duration", cfg.Duration.String(), "-drain", cfg.Drain.String(),
 			"-connect-rate", strconv.Itoa(cfg.ConnectRate), "-src", strings.Join(srcs, ","),
-			"-name", fmt.Sprintf("%s-%d", cfg.Name, k), "-probes", strconv.Itoa(cfg.Probes),
+			"-name", fmt.Sprintf("%s-%d", cfg.Name, k), "-url-offset", strconv.Itoa(k), "-probes", strconv.Itoa(cfg.Probes),
 			"-probe-rate", strconv.FormatFloat(cfg.ProbeRate, 'f', -1, 64),
 			"-verify-every", strconv.Itoa(cfg.VerifyEvery), "-resync=" + strconv.FormatBool(cfg.Resync),
+			"-timeout", cfg.Timeout.String(),
+		}
+		if cfg.CPUProfile != "" {
+			args = append(args, "-cpuprofile", cfg.CPUProfile+"."+strconv.Itoa(k))
 		}
 		var hs []string
 		for k, v := range cfg.Headers {
@@ -455,6 +532,14 @@ func (r *result) merge(o result) {
 	r.VerifyChecked += o.VerifyChecked
 	r.Diverged += o.Diverged
 	r.LoadgenCPU += o.LoadgenCPU
+	if len(o.Nodes) > 0 && r.Nodes == nil {
+		r.Nodes = make([]nodeResult, len(o.Nodes))
+	}
+	for j := range o.Nodes {
+		if j < len(r.Nodes) {
+			r.Nodes[j].merge(o.Nodes[j])
+		}
+	}
 }
 
 func derive(r result) *derived {
@@ -497,6 +582,7 @@ func printReport(w io.Writer, r result) {
 		fmt.Fprintf(w, "; server CPU %.2f cores, RSS %d KB (before %d, max %d), %.1f KB per connection", r.ServerCPU, r.ServerRSSKB, r.ServerRSSBeforeKB, r.ServerRSSMaxKB, d.RSSPerConnKB)
 	}
 	fmt.Fprintln(w)
+	printNodes(w, r)
 }
 
 // cpuSeconds is a process's user+system CPU time from /proc (0 when unknown).
@@ -534,6 +620,24 @@ func rssKB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// startProfile starts a CPU profile into path ("": none) and returns what stops it.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Printf("loadgen: -cpuprofile: %v", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		log.Printf("loadgen: -cpuprofile: %v", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 func selfCPU() float64 {

@@ -10,8 +10,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,8 +53,10 @@ type probe struct {
 	maxLag   [probeSlots]atomic.Int64 // slowest of them, ns
 	lastBest atomic.Int64
 	inflight atomic.Bool
-	tagPat   []byte // `"tag":"<tag>"`
-	skipped  atomic.Uint64
+	// tagPat is `"tag":"<tag>"`, set once connected; the readers may already be
+	// handling board frames then, hence atomic.
+	tagPat  atomic.Pointer[[]byte]
+	skipped atomic.Uint64
 }
 
 type row struct {
@@ -77,6 +77,7 @@ type boardMsg struct {
 type client struct {
 	w     *worker
 	idx   int
+	node  int // index into cfg.URLs
 	conn  *websocket.Conn
 	wmu   sync.Mutex
 	tag   string
@@ -115,6 +116,11 @@ type worker struct {
 	readErrors, writeErrors, connectErrors, unexpClose atomic.Uint64
 	stopping                                           atomic.Bool
 	readers                                            sync.WaitGroup
+
+	// With several nodes (nil with one): per node, what its clients did, and the
+	// convergence check against its board.
+	nodes      []*nodeStats
+	nodeVerify []struct{ checked, diverged, errors int }
 }
 
 func (w *worker) inWindow(t int64) bool {
@@ -133,14 +139,23 @@ func (w *worker) connect(ctx context.Context) {
 	if nProbes > cfg.Clients {
 		nProbes = cfg.Clients
 	}
+	if n := len(cfg.URLs); n > 1 {
+		w.nodes = make([]*nodeStats, n)
+		for j := range w.nodes {
+			w.nodes[j] = &nodeStats{}
+		}
+		w.nodeVerify = make([]struct{ checked, diverged, errors int }, n)
+	}
 	w.clients = make([]*client, cfg.Clients)
 	for i := range w.clients {
-		c := &client{w: w, idx: i, gotState: make(chan struct{}), buf: make([]byte, 0, 1024)}
+		c := &client{w: w, idx: i, node: (i + cfg.URLOffset) % len(cfg.URLs), gotState: make(chan struct{}), buf: make([]byte, 0, 1024)}
 		if i < nProbes {
 			c.probe = &probe{c: c}
 			w.probes = append(w.probes, c.probe)
 		}
-		if cfg.VerifyEvery > 0 && i%cfg.VerifyEvery == cfg.VerifyEvery-1 {
+		// Every n-th client of each node verifies: counted over all clients, a
+		// -verify-every that is a multiple of the node count would pick one node only.
+		if k := i / len(cfg.URLs); cfg.VerifyEvery > 0 && k%cfg.VerifyEvery == cfg.VerifyEvery-1 {
 			c.verify = true
 		}
 		w.clients[i] = c
@@ -202,7 +217,8 @@ func (w *worker) connect(ctx context.Context) {
 		if p.c.conn == nil {
 			continue
 		}
-		p.tagPat = []byte(`"tag":"` + p.c.tag + `"`)
+		pat := []byte(`"tag":"` + p.c.tag + `"`)
+		p.tagPat.Store(&pat)
 	}
 }
 
@@ -213,7 +229,9 @@ func (w *worker) dial(ctx context.Context, httpc *http.Client, c *client) error 
 		handle = fmt.Sprintf("probe-%s-%d", cfg.Name, c.idx)
 	}
 	body, _ := json.Marshal(map[string]string{"handle": handle})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL+"/api/session", bytes.NewReader(body))
+	// The cookie comes from the node the socket goes to; in Redis mode any node's
+	// cookie is valid on every other, but each node's share of joins is load too.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URLs[c.node]+"/api/session", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	for k, v := range cfg.Headers {
 		req.Header.Set(k, v)
@@ -248,7 +266,7 @@ func (w *worker) dial(ctx context.Context, httpc *http.Client, c *client) error 
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
-	conn, resp2, err := d.DialContext(ctx, cfg.wsURL, h)
+	conn, resp2, err := d.DialContext(ctx, cfg.wsURLs[c.node], h)
 	if err != nil {
 		if resp2 != nil {
 			return fmt.Errorf("GET /ws: %s: %w", resp2.Status, err)
@@ -280,6 +298,9 @@ func (c *client) click() {
 	}
 	if c.w.inWindow(now) {
 		c.w.clicksSent.Add(1)
+		if c.w.nodes != nil {
+			c.w.nodes[c.node].clicksSent.Add(1)
+		}
 	}
 }
 
@@ -393,6 +414,10 @@ func (c *client) onState(msg []byte, now int64) {
 			if w.inWindow(t) {
 				w.ack.add(time.Duration(now - t))
 				w.clicksAcked.Add(1)
+				if w.nodes != nil {
+					w.nodes[c.node].ack.add(time.Duration(now - t))
+					w.nodes[c.node].clicksAcked.Add(1)
+				}
 			}
 		}
 	}
@@ -408,10 +433,11 @@ func (c *client) onState(msg []byte, now int64) {
 func (c *client) onRows(msg []byte, now int64) {
 	w := c.w
 	for i, p := range w.probes {
-		if p.tagPat == nil {
+		pat := p.tagPat.Load()
+		if pat == nil {
 			continue
 		}
-		j := bytes.Index(msg, p.tagPat)
+		j := bytes.Index(msg, *pat)
 		if j < 0 {
 			continue
 		}
@@ -426,6 +452,9 @@ func (c *client) onRows(msg []byte, now int64) {
 			}
 			lag := now - t
 			w.lag.add(time.Duration(lag))
+			if w.nodes != nil {
+				w.nodes[c.node].lag.add(time.Duration(lag))
+			}
 			p.seenBy[b%probeSlots].Add(1)
 			for {
 				m := p.maxLag[b%probeSlots].Load()
@@ -602,36 +631,23 @@ func (w *worker) probeLoop(ctx context.Context, until time.Time, p *probe) {
 	}
 }
 
-// verify compares every verifying client's board with the server's.
+// verify compares every verifying client's board with the server's; with several
+// nodes, with every node's (verifyNodes).
 func (w *worker) verify(ctx context.Context) (checked, diverged int) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, w.cfg.URL+"/api/leaderboard", nil)
-	resp, err := http.DefaultClient.Do(req)
+	if len(w.cfg.URLs) > 1 {
+		return w.verifyNodes(ctx)
+	}
+	want, err := leaderboard(ctx, w.cfg.URLs[0])
 	if err != nil {
 		log.Printf("%s: verify: %v", w.cfg.Name, err)
 		return 0, 0
-	}
-	defer resp.Body.Close()
-	var lb struct {
-		Top []row `json:"top"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&lb); err != nil {
-		log.Printf("%s: verify: %v", w.cfg.Name, err)
-		return 0, 0
-	}
-	want := make([]string, len(lb.Top))
-	for i, r := range lb.Top {
-		want[i] = r.Tag + "/" + strconv.FormatInt(r.Best, 10)
 	}
 	for _, c := range w.clients {
 		if !c.verify || c.conn == nil {
 			continue
 		}
 		checked++
-		got := make([]string, len(c.board))
-		for i, r := range c.board {
-			got[i] = r.Tag + "/" + strconv.FormatInt(r.Best, 10)
-		}
-		if strings.Join(got, ",") != strings.Join(want, ",") {
+		if boardKey(c.board) != want {
 			diverged++
 		}
 	}

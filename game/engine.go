@@ -5,6 +5,7 @@ package game
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -200,14 +201,7 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 		}
 	}
 
-	var score int64
-	if last := p.lastClick.Swap(t); last != 0 && t-last >= int64(e.cfg.IdleReset) {
-		// The idle reset is applied lazily by the first click after it was due.
-		score = 1
-		p.score.Store(1)
-	} else {
-		score = p.score.Add(1)
-	}
+	score := e.count(p, t)
 	p.total.Add(1)
 	for {
 		best := p.best.Load()
@@ -228,16 +222,61 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 	return ClickResult{State: e.state(p, t), Counted: true}
 }
 
+// resetting is the score while one tab applies an idle reset: the other tabs wait the
+// few nanoseconds it lasts rather than count on the score from before the reset.
+const resetting = -1
+
+// count adds one counted click at t to p's score and returns the new score. The idle
+// reset is applied lazily by the first click after it was due: that click claims the
+// score by CAS, so no other tab counts on the old score meanwhile, and the best never
+// exceeds the clicks counted since the reset.
+func (e *Engine) count(p *memPlayer, t int64) int64 {
+	idle := int64(e.cfg.IdleReset)
+	for spins := 0; ; spins++ {
+		s := p.score.Load()
+		if s == resetting {
+			if spins > 8 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		if last := p.lastClick.Load(); last != 0 && t-last >= idle {
+			if !p.score.CompareAndSwap(s, resetting) {
+				continue
+			}
+			advance(&p.lastClick, t)
+			p.score.Store(1)
+			return 1
+		}
+		if p.score.CompareAndSwap(s, s+1) {
+			advance(&p.lastClick, t)
+			return s + 1
+		}
+	}
+}
+
+// advance moves a to t unless it holds a later time already: tabs' clicks may land
+// slightly out of order.
+func advance(a *atomic.Int64, t int64) {
+	for {
+		v := a.Load()
+		if v >= t || a.CompareAndSwap(v, t) {
+			return
+		}
+	}
+}
+
 // countAttempt records one attempt in p's current throttle window and returns how many
 // attempts the window holds now. A window starts at the first attempt after the
-// previous one ended.
+// previous one ended; an attempt stamped a little before the window's start (another
+// tab's, read a moment earlier) counts in it rather than starting a new one.
 func (e *Engine) countAttempt(p *memPlayer, t int64) int {
 	ms := uint64(t / int64(time.Millisecond))
 	windowMs := uint64(e.cfg.ThrottleWindow / time.Millisecond)
 	for {
 		w := p.window.Load()
 		start, n := w>>attemptBits, w&attemptMask
-		if ms-start >= windowMs || ms < start {
+		if ms >= start && ms-start >= windowMs {
 			start, n = ms, 0
 		}
 		if n < attemptMask {
@@ -359,7 +398,7 @@ func (e *Engine) record(p *memPlayer, t int64) Record {
 	r := Record{
 		ID:        p.id,
 		Handle:    p.Handle(),
-		Score:     p.score.Load(),
+		Score:     max(p.score.Load(), 0),
 		Best:      p.best.Load(),
 		Total:     p.total.Load(),
 		LastClick: fromUnixNano(p.lastClick.Load()),

@@ -58,7 +58,7 @@ func (p *memPlayer) Removed() bool { return p.removed.Load() }
 func (p *memPlayer) view() View {
 	return View{
 		Handle:      p.Handle(),
-		Score:       p.score.Load(),
+		Score:       max(p.score.Load(), 0), // 0 for the instant of an idle reset
 		Best:        p.best.Load(),
 		Total:       p.total.Load(),
 		LastClick:   p.lastClick.Load(),

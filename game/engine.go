@@ -32,6 +32,8 @@ type Config struct {
 	// a best first. nil means the backend's own: time.Now in memory, the Redis server's
 	// TIME in Redis. Tests set it to drive time by hand.
 	Now func() time.Time
+	// Bots are the bot detection's thresholds and what a flagged player gets.
+	Bots BotRules
 }
 
 // DefaultConfig returns the rules of the game as designed.
@@ -42,6 +44,7 @@ func DefaultConfig() Config {
 		ThrottlePenalty: time.Minute,
 		IdleReset:       5 * time.Minute,
 		BoardSize:       100,
+		Bots:            DefaultBotRules(),
 	}
 }
 
@@ -59,7 +62,7 @@ func (c Config) Validate() error {
 	case c.BoardSize < 1 || c.BoardSize > 10000:
 		return fmt.Errorf("board size must be between 1 and 10000, got %d", c.BoardSize)
 	}
-	return nil
+	return c.Bots.Validate()
 }
 
 const laneCount = 64
@@ -101,6 +104,14 @@ type Engine struct {
 
 	tickMu sync.Mutex // one Tick or rebuild at a time
 	board  board      // guarded by tickMu
+
+	// Moderation (moderation.go): the bans in force, copied on write so that the
+	// session path reads them without a lock; the file they are kept in, if any.
+	banned       atomic.Pointer[map[uuid.UUID]Ban]
+	modMu        sync.Mutex // one moderation change at a time, with its write
+	modPath      string
+	lockedAtLoad map[uuid.UUID]bool
+	flags        atomic.Int64 // players the bot detection flagged since the start
 }
 
 // New returns an empty in-memory game. cfg must pass Validate.
@@ -121,8 +132,12 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Config() Config { return e.cfg }
 
 func (e *Engine) newPlayer(id uuid.UUID, handle string) *memPlayer {
-	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)]}
+	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)], joinedAt: e.now().UnixNano()}
 	p.handle.Store(&handle)
+	if _, banned := e.bans()[id]; banned {
+		p.banned.Store(true)
+		p.hidden.Store(true)
+	}
 	return p
 }
 
@@ -180,9 +195,20 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 	t := now.UnixNano()
 	penalty := int64(e.cfg.ThrottlePenalty)
 
-	if p.removed.Load() {
-		// A moderator removed p; a socket still holding it counts nothing.
+	if p.removed.Load() || p.banned.Load() {
+		// A moderator removed or banned p; a socket still holding it counts nothing.
 		return ClickResult{State: e.state(p, t)}
+	}
+	if rule := p.bots.observe(t, e.cfg.Bots); rule != 0 {
+		e.flagged(p)
+	}
+	if e.cfg.Bots.Action == BotThrottle && p.bots.flaggedAt.Load() != 0 {
+		// A flagged bot stays throttled, as if it broke the limit at every attempt,
+		// until a moderator clears it: one click per penalty counts, and the page shows
+		// the throttle's notice.
+		if prev := p.violation.Swap(t); prev == 0 || t-prev >= penalty {
+			p.nextAllowed.Store(t + penalty)
+		}
 	}
 
 	if attempts := e.countAttempt(p, t); attempts > e.cfg.ThrottleLimit {
@@ -429,6 +455,7 @@ func (e *Engine) Load(r Record) error {
 	p.total.Store(r.Total)
 	p.lastClick.Store(unixNano(r.LastClick))
 	p.bestAt.Store(unixNano(r.BestAt))
+	p.locked.Store(e.lockedAtLoad[r.ID])
 	if _, added := e.store.Add(p); !added {
 		return fmt.Errorf("duplicate id %s", r.ID)
 	}

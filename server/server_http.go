@@ -84,9 +84,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		return
 	}
 	out := errorJSON{Error: msg}
-	if errors.Is(err, game.ErrUnavailable) {
+	var banned *game.BannedError
+	switch {
+	case errors.Is(err, game.ErrUnavailable):
 		out.Code = codeUnavailable
 		s.logBackend(c.Request().URL.Path, err)
+	case errors.As(err, &banned):
+		out.Code, out.Reason = codeBanned, banned.Reason
+	case errors.Is(err, game.ErrHandleLocked):
+		out.Code = codeHandleLocked
 	}
 	c.JSON(code, out)
 }

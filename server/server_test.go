@@ -595,7 +595,7 @@ func TestFloodClosesSocket(t *testing.T) {
 	for range limit + 1 {
 		s.send(`{"type":"nope"}`)
 	}
-	testutil.ReadUntilClose(t, s.conn, websocket.ClosePolicyViolation, "")
+	testutil.ReadUntilClose(t, s.conn, closeFlood, "too many frames")
 	deadline := time.Now().Add(5 * time.Second)
 	for ts.engine.Stats().Online != 0 {
 		if time.Now().After(deadline) {

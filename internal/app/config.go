@@ -84,6 +84,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// RedisTimeout bounds every call to Redis.
 	RedisTimeout time.Duration
+	// ForgetUnplayed is how long a player who never counted a click is kept; 0 keeps
+	// everyone. Players who clicked are never dropped.
+	ForgetUnplayed time.Duration
 }
 
 // Defaults returns the configuration of a plain `clickthebutton`: every default of
@@ -110,6 +113,7 @@ func Defaults() Config {
 		IdleTimeout:        120 * time.Second,
 		ShutdownGrace:      5 * time.Second,
 		RedisTimeout:       2 * time.Second,
+		ForgetUnplayed:     24 * time.Hour,
 	}
 }
 
@@ -129,6 +133,8 @@ func (c *Config) Validate() error {
 		return errors.New("--max-conns, --new-players-per-minute and --sockets-per-ip must not be negative")
 	case c.Secret != "" && len(c.Secret) < 16:
 		return errors.New("CTB_SECRET must be at least 16 characters")
+	case c.ForgetUnplayed != 0 && c.ForgetUnplayed < time.Minute:
+		return fmt.Errorf("--forget-unplayed must be 0 or at least 1m, got %s", c.ForgetUnplayed)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

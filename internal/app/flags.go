@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+
+	"github.com/clickthebutton/clickthebutton/game"
 )
 
 // Command is what a command line asks for.
@@ -80,6 +82,13 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 		fs.DurationVar(&c.Rules.ThrottleWindow, "throttle-window", c.Rules.ThrottleWindow, "window the throttle limit is counted over")
 		fs.DurationVar(&c.Rules.ThrottlePenalty, "throttle-penalty", c.Rules.ThrottlePenalty, "while throttled, one click per this period counts; the throttle lifts after one such period under the limit")
 		fs.DurationVar(&c.Tick, "tick", c.Tick, "how often the leaderboard is published to every player")
+		// Fair play (docs/fair-play.md).
+		fs.Float64Var(&c.Rules.Bots.Rate, "bot-rate", c.Rules.Bots.Rate, "flag a player as a bot who keeps up more than this many click attempts a second over a whole --bot-window")
+		fs.DurationVar(&c.Rules.Bots.Window, "bot-window", c.Rules.Bots.Window, "window of the --bot-rate rule")
+		fs.Float64Var(&c.Rules.Bots.Regularity, "bot-regularity", c.Rules.Bots.Regularity, "flag a player as a bot whose intervals between attempts, over the last ~32, vary less than this (their coefficient of variation) at --bot-regular-rate or faster (0: off)")
+		fs.Float64Var(&c.Rules.Bots.RegularRate, "bot-regular-rate", c.Rules.Bots.RegularRate, "clicks a second from which the --bot-regularity rule applies")
+		fs.Var((*botActionValue)(&c.Rules.Bots.Action), "bot-action", "what a flagged player gets: flag (listed for moderators only), throttle (one click a minute, as the throttle) or hide (kept off the public board until cleared)")
+		fs.DurationVar(&c.ForgetUnplayed, "forget-unplayed", c.ForgetUnplayed, "forget players who never counted a click after this long (0: keep everyone); players who clicked are never dropped")
 		fs.Var((*listValue)(&c.AllowedOrigins), "allowed-origins", "comma-separated extra origins allowed to open the WebSocket, e.g. https://example.com")
 		fs.Var((*prefixesValue)(&c.TrustedProxies), "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 		fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "connections open at once, sockets included; more are answered 503 (0: no cap)")
@@ -187,6 +196,17 @@ Flags:
 		}
 		fmt.Fprintf(out, "  --%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
 	})
+}
+
+// botActionValue is the --bot-action flag.
+type botActionValue game.BotAction
+
+func (v *botActionValue) String() string { return game.BotAction(*v).String() }
+
+func (v *botActionValue) Set(s string) error {
+	a, err := game.ParseBotAction(s)
+	*v = botActionValue(a)
+	return err
 }
 
 // listValue is a comma-separated list flag.

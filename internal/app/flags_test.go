@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+
+	"github.com/clickthebutton/clickthebutton/game"
 	"slices"
 	"strings"
 	"testing"
@@ -51,6 +53,13 @@ func TestParse(t *testing.T) {
 			func(o Config) bool { return o.SnapshotInterval == time.Minute }, ""},
 		{"redis snapshots as told", []string{"--redis", "redis://127.0.0.1:1", "--snapshot-interval", "10s"}, nil,
 			func(o Config) bool { return o.SnapshotInterval == 10*time.Second }, ""},
+		{"bot rules", []string{"--bot-action", "hide", "--bot-rate", "15", "--bot-regularity", "0"}, map[string]string{"CTB_FORGET_UNPLAYED": "48h"},
+			func(o Config) bool {
+				return o.Rules.Bots.Action == game.BotHide && o.Rules.Bots.Rate == 15 && o.Rules.Bots.Regularity == 0 && o.ForgetUnplayed == 48*time.Hour
+			}, ""},
+		{"bad bot action", []string{"--bot-action", "ban"}, nil, nil, "flag, throttle or hide"},
+		{"bad bot window", []string{"--bot-window", "1ms"}, nil, nil, "bot window"},
+		{"tiny forget", []string{"--forget-unplayed", "1s"}, nil, nil, "forget-unplayed"},
 		{"bad redis URL", []string{"--redis", "http://user:hunter2@example.com"}, nil, nil, "redis://"},
 		{"short secret", nil, map[string]string{"CTB_SECRET": "short"}, nil, "at least 16"},
 		{"secrets from env only", nil, map[string]string{"CTB_SECRET": "long enough secret value", "CTB_ADMIN_TOKEN": "t"},

@@ -49,8 +49,10 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	defer unlock()
 	path := filepath.Join(c.Data, game.SnapshotFile)
-	if err := game.RemoveStaleTemps(path); err != nil {
-		return err
+	for _, name := range []string{game.SnapshotFile, game.ModerationFile} {
+		if err := game.RemoveStaleTemps(filepath.Join(c.Data, name)); err != nil {
+			return err
+		}
 	}
 	var g opened
 	if c.Redis == "" {
@@ -116,10 +118,13 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	snapCtx, stopSnap := context.WithCancel(context.Background())
 	snapDone := make(chan struct{})
 	go func() { defer close(snapDone); snap.Run(snapCtx) }()
+	forgetDone := make(chan struct{})
+	go func() { defer close(forgetDone); forgetLoop(snapCtx, c, g, log) }()
 
 	serveErr := srv.Serve(ctx, l, c.ShutdownGrace)
 	stopSnap()
 	<-snapDone
+	<-forgetDone
 	final, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wrote, err := snap.Flush(final)
@@ -134,6 +139,36 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	log.Info("stopped", "final_snapshot_written", wrote)
 	return serveErr
+}
+
+// forgetLoop forgets the players who never clicked within c.ForgetUnplayed, every
+// twenty-fourth of that (at most hourly), until ctx ends. With Redis only the node
+// that writes the snapshots sweeps, since a sweep reads every player.
+func forgetLoop(ctx context.Context, c Config, g opened, log *slog.Logger) {
+	if c.ForgetUnplayed == 0 {
+		return
+	}
+	t := time.NewTicker(min(max(c.ForgetUnplayed/24, time.Minute), time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if g.lease != nil {
+			if held, err := g.lease.Hold(ctx); err != nil || !held {
+				continue
+			}
+		}
+		n, err := g.backend.ForgetUnplayed(ctx, time.Now().Add(-c.ForgetUnplayed))
+		switch {
+		case err != nil:
+			log.Warn("forgetting players who never played failed; retried later", "err", err)
+		case n > 0:
+			log.Info("forgot players who never played", "players", n, "after", c.ForgetUnplayed)
+		}
+	}
 }
 
 func backendName(c Config) string {

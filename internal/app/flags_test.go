@@ -2,12 +2,12 @@ package app
 
 import (
 	"bytes"
-
-	"github.com/clickthebutton/clickthebutton/game"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
 )
 
 func TestParse(t *testing.T) {

@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// ipRate allows each client address a number of events per window, in fixed windows
-// that start with the address's first event.
+// ipRate allows each client a number of events per window, in fixed windows that
+// start with the client's first event. Clients are keyed by limitKey.
 type ipRate struct {
 	limit  int // 0 means unlimited
 	window time.Duration
@@ -59,7 +59,7 @@ func (r *ipRate) allow(ip netip.Addr, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// ipCount caps concurrent things (sockets) per client address.
+// ipCount caps concurrent things (sockets, connections) per client, keyed by limitKey.
 type ipCount struct {
 	limit int // 0 means unlimited
 
@@ -109,6 +109,28 @@ func clientAddr(c echo.Context) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// limitKey is what every per-address limit counts a client under. An IPv4 address
+// (IPv4-mapped IPv6 included) counts as itself. An IPv6 address counts by its first
+// v6Bits bits: a subscriber is routinely handed a whole /64, and could otherwise rotate
+// through 2^64 addresses to get a fresh quota for each. The zone is dropped, and the
+// zero Addr (an address that could not be read) stays itself.
+func limitKey(a netip.Addr, v6Bits int) netip.Addr {
+	a = a.Unmap().WithZone("")
+	if !a.Is6() || v6Bits >= 128 {
+		return a
+	}
+	p, err := a.Prefix(v6Bits)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// limitKeyOf is the key of the request's client, under Config.IPv6Prefix.
+func (s *Server) limitKeyOf(c echo.Context) netip.Addr {
+	return limitKey(clientAddr(c), s.cfg.IPv6Prefix)
 }
 
 // ipExtractor believes X-Forwarded-For only when the peer is one of the trusted proxies;

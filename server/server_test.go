@@ -94,7 +94,7 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 func testConfig() Config {
 	return Config{
 		Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
-		SendQueue: 16, MaxFramesPerSecond: 200,
+		SendQueue: 16, MaxFramesPerSecond: 200, IPv6Prefix: 64,
 		WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 	}
 }

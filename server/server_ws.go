@@ -175,7 +175,7 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return s.sessionError("session", err)
 	}
-	ip := clientAddr(c)
+	ip := s.limitKeyOf(c)
 	if !s.ipSockets.acquire(ip) {
 		s.metrics.httpLimited.WithLabelValues("sockets_per_ip").Inc()
 		return tooMany(c, 10*time.Second, fmt.Sprintf("at most %d open sockets per address", s.cfg.SocketsPerIP))

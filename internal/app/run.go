@@ -75,6 +75,7 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 		MaxConns:            c.MaxConns,
 		NewPlayersPerMinute: c.NewPlayersPerMinute,
 		SocketsPerIP:        c.SocketsPerIP,
+		IPv6Prefix:          c.IPv6Prefix,
 		Tick:                c.Tick,
 		Page:                b.Page,
 		Version:             b.Version,

@@ -85,6 +85,8 @@ func (s *Server) routes() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(accessLog(s.cfg.Log), securityHeaders, recoverJSON(s.cfg.Log))
+	// State-changing API requests only as JSON and only from the page's own site (CSRF).
+	e.Use(s.guardAPIWrites)
 
 	// Probes and metrics sit at the root, whatever the base path.
 	e.GET(pathHealth, s.handleHealth)

@@ -155,6 +155,9 @@ func (ts *testServer) newPlayer(t *testing.T) *player {
 func (p *player) do(method, path, body string) (int, map[string]any) {
 	p.t.Helper()
 	req, _ := http.NewRequest(method, p.ts.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.t.Fatal(err)

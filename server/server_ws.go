@@ -230,6 +230,12 @@ func (s *Server) isAllowedOrigin(r *http.Request) bool {
 	return s.origins[n]
 }
 
+// isListedOrigin reports whether origin is one of Config.AllowedOrigins.
+func (s *Server) isListedOrigin(origin string) bool {
+	n, ok := normalizeOrigin(origin)
+	return ok && s.origins[n]
+}
+
 // normalizeOrigin returns "scheme://host[:port]" in lower case.
 func normalizeOrigin(o string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(o))

@@ -45,6 +45,10 @@ type Config struct {
 	NewPlayersPerMinute int
 	// SocketsPerIP caps the WebSockets one client address may hold open; 0 means no cap.
 	SocketsPerIP int
+	// ConnsPerIP caps the connections one peer address may hold open at once, sockets
+	// and idle keep-alive connections included; one more is answered 429 before
+	// anything is read. Trusted proxies are not counted. 0 means no cap.
+	ConnsPerIP int
 	// IPv6Prefix is the prefix length (32 to 128) by which the per-address limits group
 	// IPv6 clients: one subscriber usually holds a whole /64. IPv4 clients count by
 	// their whole address.

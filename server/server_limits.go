@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -157,8 +158,13 @@ func (s *Server) isTrustedPeer(remoteAddr string) bool {
 	if err != nil {
 		return false
 	}
+	return s.isTrustedAddr(ap.Addr().Unmap())
+}
+
+// isTrustedAddr reports whether a (unmapped) is the address of a trusted proxy.
+func (s *Server) isTrustedAddr(a netip.Addr) bool {
 	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(ap.Addr().Unmap()) {
+		if p.Contains(a) {
 			return true
 		}
 	}
@@ -197,34 +203,96 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			if l.refused != nil {
 				l.refused()
 			}
-			if l.plain {
-				go refuseConn(c)
-			} else {
-				c.Close()
-			}
+			refuse(c, l.plain, busyResponse)
 			continue
 		}
-		return &countedConn{Conn: c, l: l}, nil
+		return &countedConn{Conn: c, release: func() { l.open.Add(-1) }}, nil
 	}
 }
 
-const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
-	"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n" +
-	`{"error":"server is full, try again in a while"}`
-
-func refuseConn(c net.Conn) {
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	c.Write([]byte(busyResponse))
-	c.Close()
+// ipConnListener caps the connections one client may hold open at once, counted by
+// the peer's address under limitKey: no request has been read yet, so X-Forwarded-For
+// cannot count. Peers that are trusted proxies are not counted at all, since a proxy
+// carries the connections of many clients; behind one, the per-address caps on
+// requests and sockets still tell its clients apart. One connection over the cap is
+// answered with a plain 429 and closed before anything is read from it (under TLS,
+// only closed).
+type ipConnListener struct {
+	net.Listener
+	conns    *ipCount
+	key      func(netip.AddrPort) (netip.Addr, bool) // false: not counted
+	plain    bool
+	response []byte
+	refused  func()
 }
 
+func (l *ipConnListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return c, nil // not an IP connection: nothing to count it under
+		}
+		key, counted := l.key(peer)
+		if !counted {
+			return c, nil
+		}
+		if !l.conns.acquire(key) {
+			if l.refused != nil {
+				l.refused()
+			}
+			refuse(c, l.plain, l.response)
+			continue
+		}
+		return &countedConn{Conn: c, release: func() { l.conns.release(key) }}, nil
+	}
+}
+
+// connKey is the key a connection from peer counts under for Config.ConnsPerIP, or
+// false when it is not counted (a trusted proxy).
+func (s *Server) connKey(peer netip.AddrPort) (netip.Addr, bool) {
+	a := peer.Addr().Unmap()
+	if s.isTrustedAddr(a) {
+		return netip.Addr{}, false
+	}
+	return limitKey(a, s.cfg.IPv6Prefix), true
+}
+
+// plainResponse is a whole HTTP/1.1 answer with a JSON error, written straight to a
+// connection refused before anything is read from it.
+func plainResponse(code, retryAfterSeconds int, msg string) []byte {
+	body := mustJSON(errorJSON{Error: msg})
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nRetry-After: %d\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", code, http.StatusText(code), retryAfterSeconds, len(body), body)
+}
+
+var busyResponse = plainResponse(http.StatusServiceUnavailable, 5, "server is full, try again in a while")
+
+// refuse answers a refused connection with response when it is plain TCP, and closes
+// it. Under TLS there is no way to answer before the handshake, so it is only closed.
+func refuse(c net.Conn, plain bool, response []byte) {
+	if !plain {
+		c.Close()
+		return
+	}
+	go func() {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		c.Write(response)
+		c.Close()
+	}()
+}
+
+// countedConn gives its slot back, once, when it is closed.
 type countedConn struct {
 	net.Conn
-	l    *limitListener
-	once sync.Once
+	release func()
+	once    sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(c.release)
 	return c.Conn.Close()
 }

@@ -51,6 +51,9 @@ type Config struct {
 	NewPlayersPerMinute int
 	// SocketsPerIP caps the WebSockets one address may hold open (0: no cap).
 	SocketsPerIP int
+	// ConnsPerIP caps the connections one peer address may hold open at once, sockets
+	// included; trusted proxies are not counted (0: no cap).
+	ConnsPerIP int
 	// IPv6Prefix groups IPv6 clients by this prefix length (32 to 128) for every
 	// per-address limit; IPv4 clients count by their whole address.
 	IPv6Prefix int
@@ -102,7 +105,8 @@ func Defaults() Config {
 		MaxConns:              10000,
 		NewPlayersPerMinute:   30,
 		SocketsPerIP:          50,
-		IPv6Prefix:            64, // one subscriber is handed a /64 (RFC 6177) and picks addresses in it at will
+		ConnsPerIP:            100, // 1% of MaxConns, yet over SocketsPerIP with room for the pages' requests
+		IPv6Prefix:            64,  // one subscriber is handed a /64 (RFC 6177) and picks addresses in it at will
 		LogFormat:             "text",
 		LogLevel:              "info",
 		// A tick queues at most a delta and a state frame, and a click one ack: 16
@@ -129,8 +133,8 @@ func (c *Config) Validate() error {
 		return errors.New("--tls-cert and --tls-key go together")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
-	case c.MaxConns < 0 || c.NewPlayersPerMinute < 0 || c.SocketsPerIP < 0:
-		return errors.New("--max-conns, --new-players-per-minute and --sockets-per-ip must not be negative")
+	case c.MaxConns < 0 || c.NewPlayersPerMinute < 0 || c.SocketsPerIP < 0 || c.ConnsPerIP < 0:
+		return errors.New("--max-conns, --new-players-per-minute, --sockets-per-ip and --conns-per-ip must not be negative")
 	case c.IPv6Prefix < 32 || c.IPv6Prefix > 128:
 		return fmt.Errorf("--ipv6-prefix must be from 32 to 128, got %d", c.IPv6Prefix)
 	case c.Secret != "" && len(c.Secret) < 16:

@@ -39,6 +39,7 @@ type opened struct {
 // close every socket, write the final snapshot. Every click acknowledged before ctx
 // ended is in that snapshot (memory) or in Redis.
 func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
+	warnLimits(c, log)
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
@@ -75,6 +76,7 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 		MaxConns:            c.MaxConns,
 		NewPlayersPerMinute: c.NewPlayersPerMinute,
 		SocketsPerIP:        c.SocketsPerIP,
+		ConnsPerIP:          c.ConnsPerIP,
 		IPv6Prefix:          c.IPv6Prefix,
 		Tick:                c.Tick,
 		Page:                b.Page,
@@ -135,6 +137,16 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	log.Info("stopped", "final_snapshot_written", wrote)
 	return serveErr
+}
+
+// warnLimits logs the limits that work but defeat each other. It does not refuse them:
+// a setting that served before an upgrade keeps serving.
+func warnLimits(c Config, log *slog.Logger) {
+	if c.ConnsPerIP > 0 && c.SocketsPerIP > 0 && c.ConnsPerIP <= c.SocketsPerIP {
+		// Raising --sockets-per-ip alone is the usual cause.
+		log.Warn("--conns-per-ip is not above --sockets-per-ip: an address that holds its sockets has no connection left to load the page; raise --conns-per-ip",
+			"conns_per_ip", c.ConnsPerIP, "sockets_per_ip", c.SocketsPerIP)
+	}
 }
 
 func backendName(c Config) string {

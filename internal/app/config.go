@@ -115,9 +115,13 @@ func Defaults() Config {
 		MaxFramesPerSecond: 200,
 		WriteTimeout:       10 * time.Second,
 		ReadHeaderTimeout:  10 * time.Second,
-		IdleTimeout:        120 * time.Second,
-		ShutdownGrace:      5 * time.Second,
-		RedisTimeout:       2 * time.Second,
+		// The page makes a handful of requests as it loads, within a second or two, then
+		// holds one WebSocket (not an idle HTTP connection). A keep-alive connection idle
+		// longer serves no further request of that page; it only holds one of
+		// --max-conns and of its address's --conns-per-ip.
+		IdleTimeout:   30 * time.Second,
+		ShutdownGrace: 5 * time.Second,
+		RedisTimeout:  2 * time.Second,
 	}
 }
 

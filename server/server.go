@@ -85,7 +85,7 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
-	e.Use(accessLog(s.cfg.Log), securityHeaders, recoverJSON(s.cfg.Log))
+	e.Use(accessLog(s.cfg.Log), securityHeaders(s.cfg.TLS != nil), recoverJSON(s.cfg.Log))
 	// State-changing API requests only as JSON and only from the page's own site (CSRF).
 	e.Use(s.guardAPIWrites)
 

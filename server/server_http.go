@@ -19,14 +19,26 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"img-src 'self' data:; connect-src 'self'; base-uri 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; object-src 'none'"
 
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		return next(c)
+// hstsMaxAge is two years, what browsers' preload lists ask for; no includeSubDomains,
+// since the game may share its domain with sites it knows nothing of.
+const hstsMaxAge = "max-age=63072000"
+
+// securityHeaders sets the headers every response carries. Strict-Transport-Security
+// goes only with tls, when the server serves TLS itself: behind a proxy that
+// terminates TLS, the proxy decides (and a plain-HTTP answer would be ignored anyway).
+func securityHeaders(tls bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Response().Header()
+			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Frame-Options", "DENY")
+			if tls {
+				h.Set("Strict-Transport-Security", hstsMaxAge)
+			}
+			return next(c)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -451,6 +452,36 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatal("missing nosniff")
+	}
+}
+
+// TestStrictTransportSecurity: HSTS only when the server serves TLS itself.
+func TestStrictTransportSecurity(t *testing.T) {
+	cert, _, _ := testutil.Cert(t)
+	insecure := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	tlsURL, _ := servePlain(t, func(c *Config) { c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} })
+	plainURL, _ := servePlain(t, nil)
+	cases := []struct {
+		name   string
+		url    string
+		client *http.Client
+		want   string
+	}{
+		{"served over TLS", "https" + strings.TrimPrefix(tlsURL, "http"), insecure, "max-age=63072000"},
+		{"plain HTTP", plainURL, http.DefaultClient, ""},
+		{"TLS ended in front of the server", newTLSURL(t, newTestServer(t)), insecure, ""},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/healthz", "/no-such-page", "/api/nothing"} {
+			resp, err := c.client.Get(c.url + path)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.name, path, err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != c.want {
+				t.Errorf("%s %s: Strict-Transport-Security %q, want %q", c.name, path, got, c.want)
+			}
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -43,6 +44,7 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	tightenDataDir(c.Data, log)
 	// Two writers of one scores file would lose each other's clicks.
 	unlock, err := game.LockDir(c.Data)
 	if err != nil {
@@ -137,6 +139,32 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	log.Info("stopped", "final_snapshot_written", wrote)
 	return serveErr
+}
+
+// tightenDataDir makes the data folder private (0700) when other users may read or
+// write it: MkdirAll leaves the mode of a folder that exists alone, and the folder
+// holds the cookie key, every player's id and the lock. A folder that cannot be
+// changed (another owner, a read-only mount) is served from all the same, with a
+// warning. Windows has no such mode bits to tighten.
+func tightenDataDir(dir string, log *slog.Logger) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		log.Warn("could not check the data folder's mode", "path", dir, "err", err)
+		return
+	}
+	mode := fi.Mode().Perm()
+	if mode&0o077 == 0 {
+		return
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		log.Warn("the data folder is open to other users and could not be made private; chmod 700 it", "path", dir,
+			"mode", fmt.Sprintf("%#o", mode), "err", err)
+		return
+	}
+	log.Info("the data folder was open to other users: its mode is now 0700", "path", dir, "was", fmt.Sprintf("%#o", mode))
 }
 
 // warnLimits logs the limits that work but defeat each other. It does not refuse them:

@@ -21,7 +21,8 @@ import (
 type Config struct {
 	// Addr is the address the game listens on.
 	Addr string
-	// Data is the folder for scores.csv, secret.key and the lock; created with mode 0700.
+	// Data is the folder for scores.csv, secret.key and the lock; created with mode 0700,
+	// and set to it at start when other users may read or write it.
 	Data string
 	// Redis, when set, keeps the game in the Redis (or Redis Cluster) at this URL,
 	// shared by every process pointed at it; scores.csv is then the backup. Empty

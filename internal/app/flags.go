@@ -66,7 +66,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 	c := &inv.Config
 	fs := flag.NewFlagSet("clickthebutton", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, mode 0700)")
+	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, or made private, with mode 0700)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "keep the game in Redis at this URL, shared by every node pointed at it: redis://[user:password@]host:port[/db], rediss:// for TLS; a Redis Cluster works the same (empty: in memory, with scores.csv)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")

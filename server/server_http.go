@@ -19,8 +19,8 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 	"img-src 'self' data:; connect-src 'self'; base-uri 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; object-src 'none'"
 
-// hstsMaxAge is two years, what browsers' preload lists ask for; no includeSubDomains,
-// since the game may share its domain with sites it knows nothing of.
+// hstsMaxAge is two years: a returning player's browser never tries plain HTTP first.
+// No includeSubDomains: the game may share its domain with sites it knows nothing of.
 const hstsMaxAge = "max-age=63072000"
 
 // securityHeaders sets the headers every response carries. Strict-Transport-Security
@@ -99,9 +99,10 @@ func isJSON(contentType string) bool {
 // origin on another site can open the socket, but could not post JSON here anyway
 // without the CORS answer this server never gives. same-site is refused unless the
 // Origin is one of Config.AllowedOrigins: a sibling subdomain shares the site (and
-// the cookie) but may be anyone's, and a same-site page on the game's own host is
-// served over the other scheme. Otherwise the Origin, when present, must pass the
-// WebSocket's check (isAllowedOrigin).
+// the cookie) but may be anyone's, and the game's own host is same-site only to a page
+// served over the other scheme, which anyone on the path can rewrite if it is plain
+// HTTP. Otherwise the Origin, when present, must pass the WebSocket's check
+// (isAllowedOrigin).
 func (s *Server) fromOwnSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "cross-site":

@@ -99,9 +99,9 @@ func isJSON(contentType string) bool {
 // origin on another site can open the socket, but could not post JSON here anyway
 // without the CORS answer this server never gives. same-site is refused unless the
 // Origin is one of Config.AllowedOrigins: a sibling subdomain shares the site (and
-// the cookie) but may be anyone's, and the game's own host is same-site only to a page
-// served over the other scheme, which anyone on the path can rewrite if it is plain
-// HTTP. Otherwise the Origin, when present, must pass the WebSocket's check
+// the cookie) but may be anyone's, and so may another port of the game's own host, or
+// (where browsers ignore the scheme) a plain-HTTP page of it, which anyone on the path
+// can rewrite. Otherwise the Origin, when present, must pass the WebSocket's check
 // (isAllowedOrigin).
 func (s *Server) fromOwnSite(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {

@@ -30,6 +30,9 @@ const bearer = "Bearer " + testAdminToken
 func (ts *testServer) adminDo(t *testing.T, method, path, auth, body string) (int, http.Header, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, ts.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -94,7 +95,7 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 func testConfig() Config {
 	return Config{
 		Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
-		SendQueue: 16, MaxFramesPerSecond: 200,
+		SendQueue: 16, MaxFramesPerSecond: 200, IPv6Prefix: 64,
 		WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 	}
 }
@@ -155,6 +156,9 @@ func (ts *testServer) newPlayer(t *testing.T) *player {
 func (p *player) do(method, path, body string) (int, map[string]any) {
 	p.t.Helper()
 	req, _ := http.NewRequest(method, p.ts.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
@@ -448,6 +452,36 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatal("missing nosniff")
+	}
+}
+
+// TestStrictTransportSecurity: HSTS only when the server serves TLS itself.
+func TestStrictTransportSecurity(t *testing.T) {
+	cert, _, _ := testutil.Cert(t)
+	insecure := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	tlsURL, _ := servePlain(t, func(c *Config) { c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} })
+	plainURL, _ := servePlain(t, nil)
+	cases := []struct {
+		name   string
+		url    string
+		client *http.Client
+		want   string
+	}{
+		{"served over TLS", "https" + strings.TrimPrefix(tlsURL, "http"), insecure, "max-age=63072000"},
+		{"plain HTTP", plainURL, http.DefaultClient, ""},
+		{"TLS ended in front of the server", newTLSURL(t, newTestServer(t)), insecure, ""},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/healthz", "/no-such-page", "/api/nothing"} {
+			resp, err := c.client.Get(c.url + path)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.name, path, err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != c.want {
+				t.Errorf("%s %s: Strict-Transport-Security %q, want %q", c.name, path, got, c.want)
+			}
+		}
 	}
 }
 

@@ -197,7 +197,7 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return s.sessionError("session", err)
 	}
-	ip := clientAddr(c)
+	ip := s.limitKeyOf(c)
 	if !s.ipSockets.acquire(ip) {
 		s.metrics.httpLimited.WithLabelValues("sockets_per_ip").Inc()
 		return tooMany(c, 10*time.Second, fmt.Sprintf("at most %d open sockets per address", s.cfg.SocketsPerIP))
@@ -250,6 +250,12 @@ func (s *Server) isAllowedOrigin(r *http.Request) bool {
 		return true
 	}
 	return s.origins[n]
+}
+
+// isListedOrigin reports whether origin is one of Config.AllowedOrigins.
+func (s *Server) isListedOrigin(origin string) bool {
+	n, ok := normalizeOrigin(origin)
+	return ok && s.origins[n]
 }
 
 // normalizeOrigin returns "scheme://host[:port]" in lower case.

@@ -68,7 +68,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 	c := &inv.Config
 	fs := flag.NewFlagSet("clickthebutton", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, mode 0700)")
+	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, or made private, with mode 0700)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "keep the game in Redis at this URL, shared by every node pointed at it: redis://[user:password@]host:port[/db], rediss:// for TLS; a Redis Cluster works the same (empty: in memory, with scores.csv)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -94,6 +94,9 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 		fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "connections open at once, sockets included; more are answered 503 (0: no cap)")
 		fs.IntVar(&c.NewPlayersPerMinute, "new-players-per-minute", c.NewPlayersPerMinute, "players one client address may create per minute; more get 429 (0: no cap)")
 		fs.IntVar(&c.SocketsPerIP, "sockets-per-ip", c.SocketsPerIP, "WebSockets one client address may hold open; more get 429 (0: no cap)")
+		fs.IntVar(&c.ConnsPerIP, "conns-per-ip", c.ConnsPerIP, "connections one client address may hold open at once, sockets and keep-alive included; more are answered 429 (0: no cap). "+
+			"The default, 1% of --max-conns, keeps one address from taking them all, yet leaves room over --sockets-per-ip for a household or office behind one address (a socket per tab, a few short connections per page load). Peers in --trusted-proxies are not counted")
+		fs.IntVar(&c.IPv6Prefix, "ipv6-prefix", c.IPv6Prefix, "prefix length (32 to 128) by which the per-address limits group IPv6 clients, since one subscriber holds a whole /64; IPv4 clients count by their whole address")
 		fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file: serve HTTPS directly (with --tls-key)")
 		fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file for --tls-cert")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address only (e.g. 127.0.0.1:9090); empty serves it at /metrics on --addr")

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -39,9 +40,11 @@ type opened struct {
 // close every socket, write the final snapshot. Every click acknowledged before ctx
 // ended is in that snapshot (memory) or in Redis.
 func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
+	warnLimits(c, log)
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	tightenDataDir(c.Data, log)
 	// Two writers of one scores file would lose each other's clicks.
 	unlock, err := game.LockDir(c.Data)
 	if err != nil {
@@ -77,6 +80,8 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 		MaxConns:            c.MaxConns,
 		NewPlayersPerMinute: c.NewPlayersPerMinute,
 		SocketsPerIP:        c.SocketsPerIP,
+		ConnsPerIP:          c.ConnsPerIP,
+		IPv6Prefix:          c.IPv6Prefix,
 		Tick:                c.Tick,
 		Page:                b.Page,
 		Version:             b.Version,
@@ -168,6 +173,42 @@ func forgetLoop(ctx context.Context, c Config, g opened, log *slog.Logger) {
 		case n > 0:
 			log.Info("forgot players who never played", "players", n, "after", c.ForgetUnplayed)
 		}
+	}
+}
+
+// tightenDataDir makes the data folder private (0700) when other users may read or
+// write it: MkdirAll leaves the mode of a folder that exists alone, and the folder
+// holds the cookie key, every player's id and the lock. A folder that cannot be
+// changed (another owner, a read-only mount) is served from all the same, with a
+// warning. Windows has no such mode bits to tighten.
+func tightenDataDir(dir string, log *slog.Logger) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		log.Warn("could not check the data folder's mode", "path", dir, "err", err)
+		return
+	}
+	mode := fi.Mode().Perm()
+	if mode&0o077 == 0 {
+		return
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		log.Warn("the data folder is open to other users and could not be made private; chmod 700 it", "path", dir,
+			"mode", fmt.Sprintf("%#o", mode), "err", err)
+		return
+	}
+	log.Info("the data folder was open to other users: its mode is now 0700", "path", dir, "was", fmt.Sprintf("%#o", mode))
+}
+
+// warnLimits logs the limits that work but defeat each other. It does not refuse them:
+// a setting that served before an upgrade keeps serving.
+func warnLimits(c Config, log *slog.Logger) {
+	if c.ConnsPerIP > 0 && c.SocketsPerIP > 0 && c.ConnsPerIP <= c.SocketsPerIP {
+		// Raising --sockets-per-ip alone is the usual cause.
+		log.Warn("--conns-per-ip is not above --sockets-per-ip: an address that holds its sockets has no connection left to load the page; raise --conns-per-ip",
+			"conns_per_ip", c.ConnsPerIP, "sockets_per_ip", c.SocketsPerIP)
 	}
 }
 

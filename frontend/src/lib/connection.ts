@@ -1,6 +1,9 @@
-// WebSocket lifecycle: connect, parse frames, reconnect with backoff.
+// WebSocket lifecycle: connect, parse frames, reconnect with backoff, and stop for good
+// when the server's close code says that reconnecting cannot help.
 // The WebSocket constructor and timers are injectable so this runs under unit tests.
 import { Backoff } from './backoff';
+import { CLOSE_ABNORMAL, closeVerdict, type CloseVerdict, type Ending } from './ending';
+import { SendRate } from './sendrate';
 import { encodeFrame, parseFrame, type ClientFrame, type ServerFrame } from './protocol';
 
 /** The part of the browser WebSocket this module uses. */
@@ -37,7 +40,21 @@ export interface ConnectionOptions {
   onRepeatedFailure?: (failures: number) => void;
   failureCheckEvery?: number;
   onBadFrame?: (data: unknown) => void;
+  /**
+   * Called once when the server closed with a code that reconnecting cannot fix (banned,
+   * removed, flood); the connection has stopped for good by then.
+   */
+  onEnd?: (ending: Ending) => void;
+  /**
+   * How long a socket must stay open before the backoff starts over (default 10 s): a
+   * server that accepts and closes at once is retried with growing delays.
+   */
+  healthyAfterMs?: number;
+  /** The clock, in ms, for the send rate; injectable for tests. */
+  now?: () => number;
 }
+
+export const HEALTHY_AFTER_MS = 10_000;
 
 const OPEN = 1;
 
@@ -55,11 +72,17 @@ export class Connection {
   readonly backoff: Backoff;
   private ws: SocketLike | null = null;
   private timer: unknown = null;
+  /** Resets the backoff once the open socket proved healthy. */
+  private healthyTimer: unknown = null;
   private stopped = true;
   private opened = false;
   /** Consecutive attempts that closed without ever opening. */
   failures = 0;
   status: ConnectionStatus = 'idle';
+  /** Why the connection stopped for good, once the server said so. */
+  ending: Ending | null = null;
+  /** Frames sent on the current socket, to recognise a flood close that lost its frame. */
+  private rate = new SendRate();
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts;
@@ -72,6 +95,7 @@ export class Connection {
     if (!this.stopped) return;
     this.stopped = false;
     this.failures = 0;
+    this.ending = null;
     this.backoff.reset();
     this.connect();
   }
@@ -83,6 +107,7 @@ export class Connection {
       this.timers.clearTimeout(this.timer);
       this.timer = null;
     }
+    this.clearHealthy();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -102,6 +127,7 @@ export class Connection {
     if (!ws || ws.readyState !== OPEN) return false;
     try {
       ws.send(encodeFrame(frame));
+      this.rate.sent(this.now());
       return true;
     } catch {
       return false;
@@ -122,6 +148,7 @@ export class Connection {
     this.timer = null;
     if (this.stopped) return;
     this.opened = false;
+    this.rate = new SendRate();
     if (this.status !== 'offline') this.setStatus('connecting');
     let ws: SocketLike;
     try {
@@ -134,8 +161,14 @@ export class Connection {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.opened = true;
+      // The upgrade went through, so the cookie is good: no session check for now. The
+      // backoff starts over only once the socket stayed open for a while.
       this.failures = 0;
-      this.backoff.reset();
+      this.clearHealthy();
+      this.healthyTimer = this.timers.setTimeout(() => {
+        this.healthyTimer = null;
+        this.backoff.reset();
+      }, this.opts.healthyAfterMs ?? HEALTHY_AFTER_MS);
       this.setStatus('open');
     };
     ws.onmessage = (ev) => {
@@ -147,15 +180,47 @@ export class Connection {
     ws.onerror = () => {
       // A close event always follows; reconnecting happens there.
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.onClosed();
+      this.onClosed(ev.code, ev.reason);
     };
   }
 
-  private onClosed(): void {
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
+  }
+
+  /**
+   * What the close means. A socket that died without a close frame (1006) right after
+   * this page sent more frames than the server allows was closed for flooding: the server
+   * closes at once, and the rest of the burst it left unread makes the browser lose the
+   * 4008 close frame.
+   */
+  private verdict(code: number | undefined, reason: string | undefined): CloseVerdict {
+    if (code === CLOSE_ABNORMAL && this.opened && this.rate.overLimit(this.now())) {
+      return { kind: 'end', ending: { kind: 'flood' } };
+    }
+    return closeVerdict(code, reason);
+  }
+
+  private clearHealthy(): void {
+    if (this.healthyTimer !== null) {
+      this.timers.clearTimeout(this.healthyTimer);
+      this.healthyTimer = null;
+    }
+  }
+
+  private onClosed(code?: number, reason?: string): void {
     if (this.stopped) return;
+    this.clearHealthy();
+    const verdict = this.verdict(code, reason);
+    if (verdict.kind === 'end') {
+      this.stop();
+      this.ending = verdict.ending;
+      this.opts.onEnd?.(verdict.ending);
+      return;
+    }
     if (!this.opened) this.failures++;
     this.opened = false;
     this.setStatus('offline');
@@ -164,6 +229,7 @@ export class Connection {
       this.opts.onRepeatedFailure?.(this.failures);
       if (this.stopped) return;
     }
-    this.timer = this.timers.setTimeout(() => this.connect(), this.backoff.next());
+    const delay = verdict.kind === 'later' ? this.backoff.later() : this.backoff.next();
+    this.timer = this.timers.setTimeout(() => this.connect(), delay);
   }
 }

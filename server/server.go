@@ -142,6 +142,8 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelDebug),
 	}
+	// Innermost, so that every close, a refusal's included, lets what was sent arrive.
+	l = lingerListener{l}
 	if s.cfg.ConnsPerIP > 0 {
 		// Inside the global cap, so that a connection one address is refused never takes
 		// one of everybody's slots, even for the moment its refusal takes.

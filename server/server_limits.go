@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -295,4 +296,45 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
+}
+
+// lingerListener hands out connections that close gently (lingerConn).
+type lingerListener struct{ net.Listener }
+
+func (l lingerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &lingerConn{Conn: c}, nil
+}
+
+// lingerConn closes gently: it stops writing (a FIN after what was sent), then reads
+// and discards what the client still sends, for at most a second, and only then
+// closes. Closing a connection with unread data resets it, and the reset can destroy
+// what was just sent before the client read it: a WebSocket close frame, and with it
+// the reason the page shows. net/http does the same for the HTTP replies it closes;
+// this covers the connections it hands over (WebSockets) too.
+type lingerConn struct {
+	net.Conn
+	once sync.Once
+}
+
+// lingerTime bounds how long a closed connection drains.
+const lingerTime = time.Second
+
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		hc, ok := c.Conn.(interface{ CloseWrite() error })
+		if !ok || hc.CloseWrite() != nil {
+			c.Conn.Close()
+			return
+		}
+		go func() {
+			c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+			io.Copy(io.Discard, c.Conn)
+			c.Conn.Close()
+		}()
+	})
+	return nil
 }

@@ -80,6 +80,8 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 	if wrap != nil {
 		ts.http.Listener = wrap(ts.http.Listener)
 	}
+	// As Serve does, so that closes behave as in production.
+	ts.http.Listener = lingerListener{ts.http.Listener}
 	ts.http.Start()
 	t.Cleanup(func() {
 		s.ws.Close()
@@ -624,12 +626,16 @@ func TestFloodClosesSocket(t *testing.T) {
 	p := ts.newPlayer(t)
 	p.join("flood")
 	s := p.dial()
-	// One frame more than allowed in a second, then silence, so that the server has
-	// read everything when it closes and the close frame is not lost to a reset.
-	for range limit + 1 {
-		s.send(`{"type":"nope"}`)
+	// A burst far over the limit, all of it sent before the client reads: the close
+	// frame must still reach it, not be lost to a reset over the frames the server
+	// had no need to read.
+	for range 30 * limit {
+		s.send(`{"type":"click"}`)
 	}
 	testutil.ReadUntilClose(t, s.conn, closeFlood, "too many frames")
+	if total := ts.engine.Stats().TotalClicks; total > limit {
+		t.Fatalf("%d clicks counted from a socket closed after %d frames", total, limit)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for ts.engine.Stats().Online != 0 {
 		if time.Now().After(deadline) {

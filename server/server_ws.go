@@ -76,6 +76,7 @@ type client struct {
 	// full board and its state instead of a delta.
 	behind atomic.Bool
 
+
 	mu   sync.Mutex // orders state frames between the click handler and the tick
 	sent stateSig   // the last state sent; guarded by mu
 
@@ -134,7 +135,8 @@ func (c *client) allowFrame(now time.Time, limit int) bool {
 
 // closeSocket sends a close frame and closes the connection, past the session's send
 // queue: that queue may be full, and a client that floods or is being removed must be
-// closed even when it never reads.
+// closed even when it never reads. The connection closes gently (lingerConn), so the
+// close frame reaches the client even when it was still sending.
 func closeSocket(sess *melody.Session, code int, reason string) {
 	conn := sess.WebsocketConnection()
 	if conn == nil {

@@ -76,7 +76,6 @@ type client struct {
 	// full board and its state instead of a delta.
 	behind atomic.Bool
 
-
 	mu   sync.Mutex // orders state frames between the click handler and the tick
 	sent stateSig   // the last state sent; guarded by mu
 

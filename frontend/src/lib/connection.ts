@@ -2,8 +2,7 @@
 // when the server's close code says that reconnecting cannot help.
 // The WebSocket constructor and timers are injectable so this runs under unit tests.
 import { Backoff } from './backoff';
-import { CLOSE_ABNORMAL, closeVerdict, type CloseVerdict, type Ending } from './ending';
-import { SendRate } from './sendrate';
+import { closeVerdict, type Ending } from './ending';
 import { encodeFrame, parseFrame, type ClientFrame, type ServerFrame } from './protocol';
 
 /** The part of the browser WebSocket this module uses. */
@@ -50,8 +49,6 @@ export interface ConnectionOptions {
    * server that accepts and closes at once is retried with growing delays.
    */
   healthyAfterMs?: number;
-  /** The clock, in ms, for the send rate; injectable for tests. */
-  now?: () => number;
 }
 
 export const HEALTHY_AFTER_MS = 10_000;
@@ -82,7 +79,6 @@ export class Connection {
   /** Why the connection stopped for good, once the server said so. */
   ending: Ending | null = null;
   /** Frames sent on the current socket, to recognise a flood close that lost its frame. */
-  private rate = new SendRate();
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts;
@@ -127,7 +123,6 @@ export class Connection {
     if (!ws || ws.readyState !== OPEN) return false;
     try {
       ws.send(encodeFrame(frame));
-      this.rate.sent(this.now());
       return true;
     } catch {
       return false;
@@ -148,7 +143,6 @@ export class Connection {
     this.timer = null;
     if (this.stopped) return;
     this.opened = false;
-    this.rate = new SendRate();
     if (this.status !== 'offline') this.setStatus('connecting');
     let ws: SocketLike;
     try {
@@ -187,23 +181,6 @@ export class Connection {
     };
   }
 
-  private now(): number {
-    return this.opts.now ? this.opts.now() : Date.now();
-  }
-
-  /**
-   * What the close means. A socket that died without a close frame (1006) right after
-   * this page sent more frames than the server allows was closed for flooding: the server
-   * closes at once, and the rest of the burst it left unread makes the browser lose the
-   * 4008 close frame.
-   */
-  private verdict(code: number | undefined, reason: string | undefined): CloseVerdict {
-    if (code === CLOSE_ABNORMAL && this.opened && this.rate.overLimit(this.now())) {
-      return { kind: 'end', ending: { kind: 'flood' } };
-    }
-    return closeVerdict(code, reason);
-  }
-
   private clearHealthy(): void {
     if (this.healthyTimer !== null) {
       this.timers.clearTimeout(this.healthyTimer);
@@ -214,7 +191,7 @@ export class Connection {
   private onClosed(code?: number, reason?: string): void {
     if (this.stopped) return;
     this.clearHealthy();
-    const verdict = this.verdict(code, reason);
+    const verdict = closeVerdict(code, reason);
     if (verdict.kind === 'end') {
       this.stop();
       this.ending = verdict.ending;

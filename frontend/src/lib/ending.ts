@@ -13,8 +13,6 @@ export type Ending =
 
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_GOING_AWAY = 1001;
-/** No close frame came: the network, a refused upgrade, or a close frame lost to a reset. */
-export const CLOSE_ABNORMAL = 1006;
 /** The server is overloaded: try again, but not soon. */
 export const CLOSE_TRY_AGAIN_LATER = 1013;
 export const CLOSE_BANNED = 4003;

@@ -365,7 +365,7 @@ func TestModerationReachesEveryNode(t *testing.T) {
 		}
 	}
 	admin("DELETE", "/players/"+id, "")
-	testutil.ReadUntilClose(t, s.conn, websocket.ClosePolicyViolation, "removed by a moderator")
+	testutil.ReadUntilClose(t, s.conn, 4004, "removed by a moderator")
 }
 
 // TestOneNodeWritesTheBackup: with several nodes one writes scores.csv, under a lease;

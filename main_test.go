@@ -27,7 +27,7 @@ func TestHelpAndVersion(t *testing.T) {
 	}
 	for _, flagName := range []string{"--addr", "--data", "--snapshot-interval", "--idle-reset", "--throttle-limit", "--throttle-penalty",
 		"--allowed-origins", "CTB_ALLOWED_ORIGINS", "CTB_SECRET", "CTB_ADMIN_TOKEN", "--base-path", "--trusted-proxies", "--max-conns",
-		"--new-players-per-minute", "--sockets-per-ip", "--tls-cert", "--tls-key", "--metrics-addr", "--pprof-addr", "--log-format", "--log-level", "--healthcheck",
+		"--new-players-per-minute", "--sockets-per-ip", "--conns-per-ip", "--ipv6-prefix", "--tls-cert", "--tls-key", "--metrics-addr", "--pprof-addr", "--log-format", "--log-level", "--healthcheck",
 		"--redis", "CTB_REDIS_URL", "import", "export"} {
 		if !strings.Contains(errOut.String(), flagName) {
 			t.Errorf("--help does not mention %s", flagName)

@@ -37,7 +37,7 @@ build() {
 	GAME_FLAGS=()
 	local help
 	help=$("$BENCH_BIN/clickthebutton" --help 2>&1 || true)
-	for f in "--new-players-per-minute 0" "--sockets-per-ip 0" "--max-conns 19500"; do
+	for f in "--new-players-per-minute 0" "--sockets-per-ip 0" "--conns-per-ip 0" "--max-conns 19500"; do
 		if grep -q -- "${f%% *}" <<<"$help"; then GAME_FLAGS+=($f); fi
 	done
 }

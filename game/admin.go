@@ -18,14 +18,27 @@ import (
 // PlayerInfo is what a moderator sees of one player.
 type PlayerInfo struct {
 	Record
-	// Online is true while the player has an open socket on this node.
+	// Online is true while the player has an open socket.
 	Online bool
+	// HandleLocked is true when a moderator set the handle.
+	HandleLocked bool
+	// Banned is the ban on the player, if any.
+	Banned *Ban
+	// Suspect is the bot detection's evidence, when it flagged the player.
+	Suspect *Suspect
 }
 
 // info returns p's stored fields as of now (the idle reset applied, as in a snapshot)
 // and whether p is online.
 func (e *Engine) info(p *memPlayer, now time.Time) PlayerInfo {
-	return PlayerInfo{Record: e.record(p, now.UnixNano()), Online: p.conns.Load() > 0}
+	info := PlayerInfo{Record: e.record(p, now.UnixNano()), Online: p.conns.Load() > 0, HandleLocked: p.locked.Load()}
+	if b, ok := e.bans()[p.id]; ok {
+		info.Banned = &b
+	}
+	if s, ok := p.bots.suspect(); ok {
+		info.Suspect = &s
+	}
+	return info
 }
 
 // reset sets p's score and best to 0 and keeps the lifetime total, so p leaves the

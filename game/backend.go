@@ -3,6 +3,11 @@ package game
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -60,6 +65,28 @@ type Backend interface {
 	// Remove takes the player with id out of the game and returns it as it was, or
 	// an error matching ErrNoPlayer. Its clicks leave the total.
 	Remove(ctx context.Context, id uuid.UUID) (PlayerInfo, error)
+	// LockHandle is a moderator's rename: it sets p's handle and locks it, so that
+	// Rename refuses until UnlockHandle.
+	LockHandle(ctx context.Context, p Player, handle string) (string, error)
+	// UnlockHandle lets p rename again.
+	UnlockHandle(ctx context.Context, p Player) error
+	// Ban keeps the player with id out: Restore and Click refuse its identity with a
+	// *BannedError, it leaves the board, and every process closes its sockets. The ban
+	// holds across restarts, and after the player's removal.
+	Ban(ctx context.Context, id uuid.UUID, reason string) error
+	// Unban lifts a ban; the player comes back with the scores it had.
+	Unban(ctx context.Context, id uuid.UUID) error
+	// Bans lists the bans in force, newest first.
+	Bans(ctx context.Context) ([]BanInfo, error)
+	// Suspects lists the players the bot detection flagged, newest first, skipping
+	// offset and returning at most limit, and how many there are in all.
+	Suspects(ctx context.Context, offset, limit int) ([]PlayerInfo, int, error)
+	// Clear lifts p's bot flag (and what the flag's action did) and starts its
+	// detection afresh.
+	Clear(ctx context.Context, p Player) error
+	// ForgetUnplayed removes the players who never counted a click, hold no socket,
+	// and joined before t, and returns how many it removed.
+	ForgetUnplayed(ctx context.Context, t time.Time) (int, error)
 
 	// Watch registers fn to be told of changes made elsewhere (by another process
 	// sharing the game) that the sockets of this process must act on. Call it once,
@@ -86,6 +113,8 @@ type Event struct {
 	Kind EventKind
 	// ID is the player it happened to.
 	ID uuid.UUID
+	// Reason is a ban's reason.
+	Reason string
 }
 
 // EventKind is the kind of an Event.
@@ -94,11 +123,64 @@ type EventKind int
 const (
 	// PlayerRemoved means a moderator removed the player: close its sockets.
 	PlayerRemoved EventKind = iota + 1
+	// PlayerBanned means a moderator banned the player: close its sockets, saying why.
+	PlayerBanned
 )
 
 // ErrNoPlayer matches (with errors.Is) the error for an id the game does not know,
 // or a player removed while a socket still held it.
 var ErrNoPlayer = errors.New("no such player")
+
+// ErrBanned matches (with errors.Is) the *BannedError of a banned identity.
+var ErrBanned = errors.New("banned by the moderators")
+
+// BannedError is the error for an identity a moderator banned.
+type BannedError struct {
+	Ban
+}
+
+// Error says why, in words for the player.
+func (e *BannedError) Error() string { return "This player was banned by the moderators: " + e.Reason }
+
+// Is makes errors.Is(err, ErrBanned) true.
+func (e *BannedError) Is(target error) bool { return target == ErrBanned }
+
+// Ban is one ban in force.
+type Ban struct {
+	// Reason is the moderator's, shown to the player.
+	Reason string
+	// At is when the ban was set.
+	At time.Time
+}
+
+// BanInfo is a ban and whom it holds.
+type BanInfo struct {
+	Ban
+	// ID is the banned identity.
+	ID uuid.UUID
+	// Handle is the player's handle, when the player is still in the game.
+	Handle string
+}
+
+// MaxBanReason is the longest reason a ban may give, in bytes.
+const MaxBanReason = 200
+
+// CheckBanReason refuses a reason that is empty, too long or holds control characters.
+func CheckBanReason(reason string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return errors.New("a ban needs a reason, shown to the player")
+	case len(reason) > MaxBanReason:
+		return fmt.Errorf("a ban's reason must be at most %d bytes", MaxBanReason)
+	case !utf8.ValidString(reason) || strings.IndexFunc(reason, unicode.IsControl) >= 0:
+		return errors.New("a ban's reason must be plain text, without control characters")
+	}
+	return nil
+}
+
+// ErrHandleLocked matches the error of a rename refused because a moderator set the
+// handle.
+var ErrHandleLocked = errors.New("your handle was set by a moderator and cannot be changed")
 
 // ErrUnavailable matches the error of an operation that could not reach the game's
 // storage. Nothing was lost: the operation either did not happen or will be seen

@@ -77,8 +77,8 @@ func CompareRows(a, b Row) int {
 func compareEntries(a, b entry) int { return CompareRows(a.row, b.row) }
 
 func rowOf(p *memPlayer) Row {
-	if p.removed.Load() {
-		return Row{ID: p.id} // best 0: a removed player is never on the board
+	if p.removed.Load() || p.hidden.Load() {
+		return Row{ID: p.id} // best 0: never on the board
 	}
 	return Row{ID: p.id, Handle: p.Handle(), Best: p.best.Load(), BestAt: p.bestAt.Load()}
 }

@@ -5,6 +5,7 @@ package game
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,8 @@ type Config struct {
 	// a best first. nil means the backend's own: time.Now in memory, the Redis server's
 	// TIME in Redis. Tests set it to drive time by hand.
 	Now func() time.Time
+	// Bots are the bot detection's thresholds and what a flagged player gets.
+	Bots BotRules
 }
 
 // DefaultConfig returns the rules of the game as designed.
@@ -41,6 +44,7 @@ func DefaultConfig() Config {
 		ThrottlePenalty: time.Minute,
 		IdleReset:       5 * time.Minute,
 		BoardSize:       100,
+		Bots:            DefaultBotRules(),
 	}
 }
 
@@ -58,7 +62,7 @@ func (c Config) Validate() error {
 	case c.BoardSize < 1 || c.BoardSize > 10000:
 		return fmt.Errorf("board size must be between 1 and 10000, got %d", c.BoardSize)
 	}
-	return nil
+	return c.Bots.Validate()
 }
 
 const laneCount = 64
@@ -100,6 +104,14 @@ type Engine struct {
 
 	tickMu sync.Mutex // one Tick or rebuild at a time
 	board  board      // guarded by tickMu
+
+	// Moderation (moderation.go): the bans in force, copied on write so that the
+	// session path reads them without a lock; the file they are kept in, if any.
+	banned       atomic.Pointer[map[uuid.UUID]Ban]
+	modMu        sync.Mutex // one moderation change at a time, with its write
+	modPath      string
+	lockedAtLoad map[uuid.UUID]bool
+	flags        atomic.Int64 // players the bot detection flagged since the start
 }
 
 // New returns an empty in-memory game. cfg must pass Validate.
@@ -120,8 +132,12 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Config() Config { return e.cfg }
 
 func (e *Engine) newPlayer(id uuid.UUID, handle string) *memPlayer {
-	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)]}
+	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)], joinedAt: e.now().UnixNano()}
 	p.handle.Store(&handle)
+	if _, banned := e.bans()[id]; banned {
+		p.banned.Store(true)
+		p.hidden.Store(true)
+	}
 	return p
 }
 
@@ -179,9 +195,20 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 	t := now.UnixNano()
 	penalty := int64(e.cfg.ThrottlePenalty)
 
-	if p.removed.Load() {
-		// A moderator removed p; a socket still holding it counts nothing.
+	if p.removed.Load() || p.banned.Load() {
+		// A moderator removed or banned p; a socket still holding it counts nothing.
 		return ClickResult{State: e.state(p, t)}
+	}
+	if rule := p.bots.observe(t, e.cfg.Bots); rule != 0 {
+		e.flagged(p)
+	}
+	if e.cfg.Bots.Action == BotThrottle && p.bots.flaggedAt.Load() != 0 {
+		// A flagged bot stays throttled, as if it broke the limit at every attempt,
+		// until a moderator clears it: one click per penalty counts, and the page shows
+		// the throttle's notice.
+		if prev := p.violation.Swap(t); prev == 0 || t-prev >= penalty {
+			p.nextAllowed.Store(t + penalty)
+		}
 	}
 
 	if attempts := e.countAttempt(p, t); attempts > e.cfg.ThrottleLimit {
@@ -200,14 +227,7 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 		}
 	}
 
-	var score int64
-	if last := p.lastClick.Swap(t); last != 0 && t-last >= int64(e.cfg.IdleReset) {
-		// The idle reset is applied lazily by the first click after it was due.
-		score = 1
-		p.score.Store(1)
-	} else {
-		score = p.score.Add(1)
-	}
+	score := e.count(p, t)
 	p.total.Add(1)
 	for {
 		best := p.best.Load()
@@ -228,16 +248,61 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 	return ClickResult{State: e.state(p, t), Counted: true}
 }
 
+// resetting is the score while one tab applies an idle reset: the other tabs wait the
+// few nanoseconds it lasts rather than count on the score from before the reset.
+const resetting = -1
+
+// count adds one counted click at t to p's score and returns the new score. The idle
+// reset is applied lazily by the first click after it was due: that click claims the
+// score by CAS, so no other tab counts on the old score meanwhile, and the best never
+// exceeds the clicks counted since the reset.
+func (e *Engine) count(p *memPlayer, t int64) int64 {
+	idle := int64(e.cfg.IdleReset)
+	for spins := 0; ; spins++ {
+		s := p.score.Load()
+		if s == resetting {
+			if spins > 8 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		if last := p.lastClick.Load(); last != 0 && t-last >= idle {
+			if !p.score.CompareAndSwap(s, resetting) {
+				continue
+			}
+			advance(&p.lastClick, t)
+			p.score.Store(1)
+			return 1
+		}
+		if p.score.CompareAndSwap(s, s+1) {
+			advance(&p.lastClick, t)
+			return s + 1
+		}
+	}
+}
+
+// advance moves a to t unless it holds a later time already: tabs' clicks may land
+// slightly out of order.
+func advance(a *atomic.Int64, t int64) {
+	for {
+		v := a.Load()
+		if v >= t || a.CompareAndSwap(v, t) {
+			return
+		}
+	}
+}
+
 // countAttempt records one attempt in p's current throttle window and returns how many
 // attempts the window holds now. A window starts at the first attempt after the
-// previous one ended.
+// previous one ended; an attempt stamped a little before the window's start (another
+// tab's, read a moment earlier) counts in it rather than starting a new one.
 func (e *Engine) countAttempt(p *memPlayer, t int64) int {
 	ms := uint64(t / int64(time.Millisecond))
 	windowMs := uint64(e.cfg.ThrottleWindow / time.Millisecond)
 	for {
 		w := p.window.Load()
 		start, n := w>>attemptBits, w&attemptMask
-		if ms-start >= windowMs || ms < start {
+		if ms >= start && ms-start >= windowMs {
 			start, n = ms, 0
 		}
 		if n < attemptMask {
@@ -359,7 +424,7 @@ func (e *Engine) record(p *memPlayer, t int64) Record {
 	r := Record{
 		ID:        p.id,
 		Handle:    p.Handle(),
-		Score:     p.score.Load(),
+		Score:     max(p.score.Load(), 0),
 		Best:      p.best.Load(),
 		Total:     p.total.Load(),
 		LastClick: fromUnixNano(p.lastClick.Load()),
@@ -390,6 +455,7 @@ func (e *Engine) Load(r Record) error {
 	p.total.Store(r.Total)
 	p.lastClick.Store(unixNano(r.LastClick))
 	p.bestAt.Store(unixNano(r.BestAt))
+	p.locked.Store(e.lockedAtLoad[r.ID])
 	if _, added := e.store.Add(p); !added {
 		return fmt.Errorf("duplicate id %s", r.ID)
 	}

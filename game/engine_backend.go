@@ -34,8 +34,11 @@ func (e *Engine) Get(_ context.Context, id uuid.UUID) (Player, error) {
 	return nil, fmt.Errorf("%w: %s", ErrNoPlayer, id)
 }
 
-// Restore implements Backend.
+// Restore implements Backend. A banned identity gets a *BannedError.
 func (e *Engine) Restore(_ context.Context, id uuid.UUID, handle string) (Player, error) {
+	if err := e.banOf(id); err != nil {
+		return nil, err
+	}
 	p, err := e.restore(id, handle)
 	if err != nil {
 		return nil, err
@@ -43,8 +46,11 @@ func (e *Engine) Restore(_ context.Context, id uuid.UUID, handle string) (Player
 	return p, nil
 }
 
-// Rename implements Backend.
+// Rename implements Backend: ErrHandleLocked when a moderator set the handle.
 func (e *Engine) Rename(_ context.Context, p Player, handle string) (string, error) {
+	if mem(p).locked.Load() {
+		return "", ErrHandleLocked
+	}
 	return e.rename(mem(p), handle)
 }
 
@@ -54,6 +60,11 @@ func (e *Engine) Click(_ context.Context, p Player) (ClickResult, error) {
 	mp := mem(p)
 	if mp.removed.Load() {
 		return ClickResult{}, ErrNoPlayer
+	}
+	if mp.banned.Load() {
+		if err := e.banOf(mp.id); err != nil {
+			return ClickResult{}, err
+		}
 	}
 	return e.click(mp, e.now()), nil
 }

@@ -2,6 +2,7 @@ package game
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -596,6 +597,69 @@ func TestConcurrentClicksSharedPlayer(t *testing.T) {
 			t.Fatalf("board %+v", b.Rows)
 		}
 	})
+}
+
+// TestThrottleEarlierStampDoesNotRestartTheWindow: a tab whose click is stamped a
+// little before the window's start (another socket read a moment earlier) counts in
+// the window; it must not open a new one and let the limit be clicked again.
+func TestThrottleEarlierStampDoesNotRestartTheWindow(t *testing.T) {
+	e := newEngine(t, nil)
+	p := join(t, e, "two clocks")
+	for range 50 {
+		mustClick(t, e, p, at(time.Second))
+	}
+	counted := 0
+	for range 50 {
+		for _, d := range []time.Duration{time.Second - time.Millisecond, time.Second} {
+			if e.click(p, at(d)).Counted {
+				counted++
+			}
+		}
+	}
+	if counted != 0 {
+		t.Fatalf("%d clicks past the limit counted by alternating a slightly earlier stamp", counted)
+	}
+}
+
+// TestIdleResetRacingTabs: many tabs of one player click across idle resets. Each
+// run of clicks after a reset must count from 1, whichever tab applies the reset:
+// no tab may count on the score from before it, so the best is exactly the longest
+// run, never more. Runs alternate long and short, so a short run that counted on the
+// old score would push the best above the longest run.
+func TestIdleResetRacingTabs(t *testing.T) {
+	const tabs, rounds = 8, 3000
+	e := newEngine(t, func(c *Config) { c.ThrottleLimit = 1 << 20; c.IdleReset = time.Second })
+	p := join(t, e, "tabs")
+	longest := int64(0)
+	for r := range rounds {
+		now := at(time.Duration(r) * time.Minute) // every round starts after an idle reset
+		perTab := 20
+		if r%2 == 1 {
+			perTab = 1 // a short run right after a long one
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range tabs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for range perTab {
+					if !e.click(p, now).Counted {
+						t.Error("click refused")
+					}
+					runtime.Gosched() // interleave the tabs
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		run := int64(tabs * perTab)
+		longest = max(longest, run)
+		if s := e.stateAt(p, now); s.Score != run || s.Best != longest {
+			t.Fatalf("round %d: score %d best %d, want %d and %d", r, s.Score, s.Best, run, longest)
+		}
+	}
 }
 
 func TestConcurrentJoinRenameRestore(t *testing.T) {

@@ -3,6 +3,7 @@ package game
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -47,10 +48,22 @@ func (e *lockedError) Is(target error) bool { return target == ErrDirLocked }
 // On Linux, macOS and the BSDs this is flock(2), on Windows LockFileEx. Both are
 // advisory between cooperating processes and local file systems; flock over NFS may
 // not exclude a process on another machine.
+//
+// A symbolic link in place of the lock file is refused: the file is truncated and
+// written, and a link planted there would have that done to whatever it points at.
 func LockDir(dir string) (unlock func() error, err error) {
 	path := filepath.Join(dir, LockFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Where the system has no O_NOFOLLOW (Windows), this look is the only guard.
+	if isSymlink(path) {
+		return nil, symlinkError(dir, path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|openNoFollow, 0o600)
 	if err != nil {
+		if isSymlink(path) {
+			// O_NOFOLLOW refused a link that appeared since the look; its errno differs
+			// between systems (ELOOP, EMLINK, EFTYPE), so the look says what it was.
+			return nil, symlinkError(dir, path)
+		}
 		return nil, fmt.Errorf("lock data folder %s: %w", dir, err)
 	}
 	busy, err := lockFile(f)
@@ -77,6 +90,16 @@ func LockDir(dir string) (unlock func() error, err error) {
 		})
 		return err
 	}, nil
+}
+
+// isSymlink reports whether path is a symbolic link (not following it).
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&fs.ModeSymlink != 0
+}
+
+func symlinkError(dir, path string) error {
+	return fmt.Errorf("lock data folder %s: %s is a symbolic link, and the lock file is never followed out of the folder; remove the link and start again", dir, path)
 }
 
 // readPID returns the pid a holder wrote into the lock file, or "" when it cannot be

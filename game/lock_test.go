@@ -156,3 +156,45 @@ func TestLockDirOtherProcess(t *testing.T) {
 	}
 	unlock()
 }
+
+// TestLockDirRefusesSymlink: a symbolic link in place of .lock is refused with an error
+// that says so, and whatever it points at is neither written nor created.
+func TestLockDirRefusesSymlink(t *testing.T) {
+	cases := []struct {
+		name   string
+		exists bool // the link's target exists
+	}{
+		{"link to a file", true},
+		{"dangling link", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir, elsewhere := t.TempDir(), t.TempDir()
+			target := filepath.Join(elsewhere, "precious")
+			if c.exists {
+				if err := os.WriteFile(target, []byte("keep me\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			link := filepath.Join(dir, LockFile)
+			if err := os.Symlink(target, link); err != nil {
+				t.Skipf("cannot make a symbolic link here: %v", err)
+			}
+			unlock, err := LockDir(dir)
+			if err == nil {
+				unlock()
+				t.Fatal("LockDir took a lock through a symbolic link")
+			}
+			if errors.Is(err, ErrDirLocked) || !strings.Contains(err.Error(), link) || !strings.Contains(err.Error(), "is a symbolic link") {
+				t.Fatalf("error %q does not say that %s is a symbolic link", err, link)
+			}
+			b, rerr := os.ReadFile(target)
+			switch {
+			case c.exists && (rerr != nil || string(b) != "keep me\n"):
+				t.Fatalf("the link's target now holds %q (%v)", b, rerr)
+			case !c.exists && rerr == nil:
+				t.Fatalf("LockDir created the link's target, holding %q", b)
+			}
+		})
+	}
+}

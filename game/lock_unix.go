@@ -8,6 +8,9 @@ import (
 	"syscall"
 )
 
+// openNoFollow makes the open of the lock file fail on a symbolic link.
+const openNoFollow = syscall.O_NOFOLLOW
+
 // lockFile takes flock(LOCK_EX|LOCK_NB) on f. busy is true when someone else holds it.
 // flock locks belong to the open file description, so a second open of the same file
 // conflicts even within one process.

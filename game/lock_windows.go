@@ -9,6 +9,9 @@ import (
 	"golang.org/x/sys/windows"
 )
 
+// openNoFollow is 0: Windows has no such flag, and LockDir looks before it opens.
+const openNoFollow = 0
+
 // lockFile takes an exclusive LockFileEx lock on the first byte of f without waiting.
 // busy is true when someone else holds it. Windows locks belong to the handle, so a
 // second open of the same file conflicts even within one process.

@@ -37,6 +37,18 @@ type memPlayer struct {
 	// removed is set when a moderator removed the player from the store (admin.go);
 	// sockets may still hold it, but its clicks no longer count and it is off the board.
 	removed atomic.Bool
+	// banned is set while a moderator's ban holds (moderation.go): no click counts.
+	banned atomic.Bool
+	// hidden keeps the player off the public board: banned, or flagged as a bot with
+	// the action BotHide.
+	hidden atomic.Bool
+	// locked is set when a moderator chose the handle: the player cannot rename.
+	locked atomic.Bool
+	// joinedAt is when the player was created in this process (Unix ns), for
+	// ForgetUnplayed.
+	joinedAt int64
+
+	bots botState
 
 	// queued is true while the player sits in its lane's changed list; next links that
 	// intrusive list, so queueing a change allocates nothing.
@@ -58,7 +70,7 @@ func (p *memPlayer) Removed() bool { return p.removed.Load() }
 func (p *memPlayer) view() View {
 	return View{
 		Handle:      p.Handle(),
-		Score:       p.score.Load(),
+		Score:       max(p.score.Load(), 0), // 0 for the instant of an idle reset
 		Best:        p.best.Load(),
 		Total:       p.total.Load(),
 		LastClick:   p.lastClick.Load(),

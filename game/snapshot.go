@@ -361,14 +361,27 @@ func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 }
 
 func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
-	fsys := s.FS
+	err = WriteFileAtomic(s.FS, s.Path, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		err := WriteSnapshot(ctx, cw, s.Source)
+		size = cw.n
+		return err
+	})
+	return size, err
+}
+
+// WriteFileAtomic writes the file at path through fill, atomically: a temporary file in
+// the same folder is written and synced, renamed over path, and the folder is synced.
+// On any error path is left as it was and the temporary file is removed. fsys nil is
+// the real file system.
+func WriteFileAtomic(fsys FS, path string, fill func(io.Writer) error) (err error) {
 	if fsys == nil {
 		fsys = OSFS{}
 	}
-	dir := filepath.Dir(s.Path)
-	f, err := fsys.CreateTemp(dir, "."+filepath.Base(s.Path)+".*.tmp")
+	dir := filepath.Dir(path)
+	f, err := fsys.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
-		return 0, fmt.Errorf("create temp file in %s: %w", dir, err)
+		return fmt.Errorf("create temp file in %s: %w", dir, err)
 	}
 	tmp := f.Name()
 	defer func() {
@@ -377,23 +390,22 @@ func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 			fsys.Remove(tmp)
 		}
 	}()
-	cw := &countingWriter{w: f}
-	if err = WriteSnapshot(ctx, cw, s.Source); err != nil {
-		return 0, fmt.Errorf("write %s: %w", tmp, err)
+	if err = fill(f); err != nil {
+		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
-		return 0, fmt.Errorf("sync %s: %w", tmp, err)
+		return fmt.Errorf("sync %s: %w", tmp, err)
 	}
 	if err = f.Close(); err != nil {
-		return 0, fmt.Errorf("close %s: %w", tmp, err)
+		return fmt.Errorf("close %s: %w", tmp, err)
 	}
-	if err = fsys.Rename(tmp, s.Path); err != nil {
-		return 0, fmt.Errorf("rename %s to %s: %w", tmp, s.Path, err)
+	if err = fsys.Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", tmp, path, err)
 	}
 	if err = fsys.SyncDir(dir); err != nil {
-		return 0, fmt.Errorf("sync folder %s: %w", dir, err)
+		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
-	return cw.n, nil
+	return nil
 }
 
 // RemoveStaleTemps deletes temporary files that a crash mid-write left next to path.
@@ -442,13 +454,18 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// OpenMemory is the in-memory game kept in the scores file at path: it loads the
-// file (a missing one is an empty game) and builds the leaderboard. A malformed file
-// stops it with the line at fault, and is left as it is.
+// OpenMemory is the in-memory game kept in the scores file at path: it loads the bans
+// and locked handles of ModerationFile beside it, then the scores (a missing file is
+// an empty game), and builds the leaderboard; moderation changes are written to
+// ModerationFile as they happen. A malformed file stops it with the line at fault,
+// and is left as it is.
 func OpenMemory(cfg Config, path string) (*Engine, int, error) {
 	e, err := New(cfg)
 	if err != nil {
 		return nil, 0, err
+	}
+	if err := e.loadModeration(filepath.Join(filepath.Dir(path), ModerationFile)); err != nil {
+		return nil, 0, fmt.Errorf("load moderation (the file was left untouched): %w", err)
 	}
 	n, err := LoadSnapshot(path, e)
 	if err != nil {

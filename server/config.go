@@ -45,6 +45,14 @@ type Config struct {
 	NewPlayersPerMinute int
 	// SocketsPerIP caps the WebSockets one client address may hold open; 0 means no cap.
 	SocketsPerIP int
+	// ConnsPerIP caps the connections one peer address may hold open at once, sockets
+	// and idle keep-alive connections included; one more is answered 429 before
+	// anything is read. Trusted proxies are not counted. 0 means no cap.
+	ConnsPerIP int
+	// IPv6Prefix is the prefix length (32 to 128) by which the per-address limits group
+	// IPv6 clients: one subscriber usually holds a whole /64. IPv4 clients count by
+	// their whole address.
+	IPv6Prefix int
 	// ReadHeaderTimeout bounds the time to read a request's headers (slowloris).
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes keep-alive connections idle for this long.
@@ -84,6 +92,8 @@ func (c *Config) check() error {
 		return errors.New("server: MaxFramesPerSecond must be positive")
 	case c.ReadHeaderTimeout <= 0 || c.IdleTimeout <= 0 || c.WriteTimeout <= 0:
 		return errors.New("server: ReadHeaderTimeout, IdleTimeout and WriteTimeout must be positive")
+	case c.IPv6Prefix < 32 || c.IPv6Prefix > 128:
+		return errors.New("server: IPv6Prefix must be from 32 to 128")
 	case c.Log == nil:
 		return errors.New("server: Log is required")
 	case len(c.Secret) < 16:

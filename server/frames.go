@@ -109,6 +109,8 @@ type errorJSON struct {
 	Error string `json:"error"`
 	// Code is a machine-readable reason, set when the page acts on it.
 	Code string `json:"code,omitempty"`
+	// Reason is a ban's reason, with Code "banned".
+	Reason string `json:"reason,omitempty"`
 }
 
 type errorFrame struct {
@@ -117,9 +119,16 @@ type errorFrame struct {
 	Code  string `json:"code,omitempty"`
 }
 
-// codeUnavailable marks errors caused by an unreachable storage: nothing was lost,
-// the page pauses and retries.
-const codeUnavailable = "unavailable"
+// Error codes (docs/protocol.md).
+const (
+	// codeUnavailable marks errors caused by an unreachable storage: nothing was
+	// lost, the page pauses and retries.
+	codeUnavailable = "unavailable"
+	// codeBanned: the cookie's identity is banned; the page says why and stops.
+	codeBanned = "banned"
+	// codeHandleLocked: a moderator set the handle; the player cannot rename.
+	codeHandleLocked = "handle_locked"
+)
 
 // pausedMessage is what a player is told while the game's storage is unreachable.
 const pausedMessage = "paused: the game's storage is unreachable, retrying"

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,7 +85,9 @@ func (s *Server) routes() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
-	e.Use(accessLog(s.cfg.Log), securityHeaders, recoverJSON(s.cfg.Log))
+	e.Use(accessLog(s.cfg.Log), securityHeaders(s.cfg.TLS != nil), recoverJSON(s.cfg.Log))
+	// State-changing API requests only as JSON and only from the page's own site (CSRF).
+	e.Use(s.guardAPIWrites)
 
 	// Probes and metrics sit at the root, whatever the base path.
 	e.GET(pathHealth, s.handleHealth)
@@ -138,6 +141,15 @@ func (s *Server) Serve(ctx context.Context, l net.Listener, grace time.Duration)
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelDebug),
+	}
+	// Innermost, so that every close, a refusal's included, lets what was sent arrive.
+	l = lingerListener{l}
+	if s.cfg.ConnsPerIP > 0 {
+		// Inside the global cap, so that a connection one address is refused never takes
+		// one of everybody's slots, even for the moment its refusal takes.
+		l = &ipConnListener{Listener: l, conns: newIPCount(s.cfg.ConnsPerIP), key: s.connKey, plain: s.cfg.TLS == nil,
+			response: plainResponse(http.StatusTooManyRequests, 5, fmt.Sprintf("at most %d connections at once from one address; try again in a while", s.cfg.ConnsPerIP)),
+			refused:  func() { s.metrics.httpLimited.WithLabelValues("conns_per_ip").Inc() }}
 	}
 	if s.cfg.MaxConns > 0 {
 		l = &limitListener{Listener: l, max: int64(s.cfg.MaxConns), plain: s.cfg.TLS == nil, refused: func() {

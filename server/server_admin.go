@@ -26,6 +26,11 @@ const (
 	pathAdminPlayer  = "/players/:id"
 	pathAdminRename  = "/players/:id/rename"
 	pathAdminReset   = "/players/:id/reset"
+	pathAdminUnlock  = "/players/:id/unlock"
+	pathAdminBan     = "/players/:id/ban"
+	pathAdminClear   = "/players/:id/clear"
+	pathAdminBans    = "/bans"
+	pathAdminSuspect = "/suspects"
 )
 
 // Listing bounds.
@@ -38,9 +43,6 @@ const (
 // minAdminToken is the token length below which a warning is logged.
 const minAdminToken = 16
 
-// adminCloseReason is the close reason sent to the sockets of a removed player.
-const adminCloseReason = "removed by a moderator"
-
 // adminRoutes registers the moderation API on g.
 func (s *Server) adminRoutes(g *echo.Group) {
 	if len(s.cfg.AdminToken) < minAdminToken {
@@ -52,6 +54,13 @@ func (s *Server) adminRoutes(g *echo.Group) {
 	g.POST(pathAdminRename, s.handleAdminRename)
 	g.POST(pathAdminReset, s.handleAdminReset)
 	g.DELETE(pathAdminPlayer, s.handleAdminRemove)
+	// Fair play (server_fairplay.go): bans, locked handles, suspected bots.
+	g.POST(pathAdminUnlock, s.handleAdminUnlock)
+	g.POST(pathAdminBan, s.handleAdminBan)
+	g.DELETE(pathAdminBan, s.handleAdminUnban)
+	g.GET(pathAdminBans, s.handleAdminBans)
+	g.GET(pathAdminSuspect, s.handleAdminSuspects)
+	g.POST(pathAdminClear, s.handleAdminClear)
 }
 
 // requireAdmin lets through requests with "Authorization: Bearer <admin token>". The
@@ -95,6 +104,12 @@ type adminPlayerJSON struct {
 	Total     int64   `json:"total"`
 	LastClick *string `json:"last_click"` // RFC 3339 UTC; null when the player never clicked
 	Online    bool    `json:"online"`
+	// HandleLocked is true when a moderator set the handle.
+	HandleLocked bool `json:"handle_locked"`
+	// Banned is the ban on the player, or null.
+	Banned *banJSON `json:"banned"`
+	// Suspect is the bot detection's evidence, or null.
+	Suspect *suspectJSON `json:"suspect"`
 }
 
 type adminListJSON struct {
@@ -120,10 +135,18 @@ func (s *Server) adminPlayer(info game.PlayerInfo) adminPlayerJSON {
 		Best:   info.Best,
 		Total:  info.Total,
 		Online: info.Online,
+
+		HandleLocked: info.HandleLocked,
 	}
 	if !info.LastClick.IsZero() {
 		t := info.LastClick.UTC().Format(time.RFC3339)
 		out.LastClick = &t
+	}
+	if info.Banned != nil {
+		out.Banned = &banJSON{Reason: info.Banned.Reason, At: info.Banned.At.UTC().Format(time.RFC3339)}
+	}
+	if sus := info.Suspect; sus != nil {
+		out.Suspect = &suspectJSON{Rule: sus.Rule.String(), At: sus.At.UTC().Format(time.RFC3339Nano), Rate: sus.Rate, CV: sus.CV, Samples: sus.Samples}
 	}
 	return out
 }
@@ -248,10 +271,10 @@ func (s *Server) handleAdminGet(c echo.Context) error {
 	return s.adminInfo(c, p)
 }
 
-// handleAdminRename gives a player a new handle, under the players' own rules. The
-// rename goes through the engine's changed list like a player's own rename, so it
-// reaches the board at the next tick, the player's sockets in a state frame, and the
-// next snapshot.
+// handleAdminRename gives a player a new handle, under the players' own rules, and
+// locks it: the player cannot rename until a moderator unlocks it. The rename reaches
+// the board at the next tick, the player's sockets (on every node) in a state frame,
+// and the next snapshot.
 func (s *Server) handleAdminRename(c echo.Context) error {
 	p, err := s.adminTarget(c)
 	if err != nil {
@@ -262,7 +285,7 @@ func (s *Server) handleAdminRename(c echo.Context) error {
 		return err
 	}
 	old := p.Handle()
-	h, err := s.game.Rename(c.Request().Context(), p, handle)
+	h, err := s.game.LockHandle(c.Request().Context(), p, handle)
 	if err != nil {
 		return s.backendError("admin", err)
 	}
@@ -305,7 +328,7 @@ func (s *Server) handleAdminRemove(c echo.Context) error {
 		return s.backendError("admin", err)
 	}
 	last := s.adminPlayer(info) // a removed player still reads as it was
-	closed := s.hub.closePlayer(id, adminCloseReason)
+	closed := s.hub.closePlayer(id, closeRemoved, adminCloseReason)
 	s.audit(c, "remove", id, "handle", last.Handle, "old_best", last.Best, "old_total", last.Total, "sockets_closed", closed)
 	return c.JSON(http.StatusOK, adminRemovedJSON{Removed: last, Sockets: closed})
 }
@@ -318,7 +341,7 @@ func (s *Server) audit(c echo.Context, action string, id uuid.UUID, args ...any)
 // closePlayer closes every open socket of the player with id on this node with a
 // policy-violation close frame and returns how many it closed. The page reconnects
 // by itself; its cookie then brings back a fresh player (see Backend.Restore).
-func (h *hub) closePlayer(id uuid.UUID, reason string) int {
+func (h *hub) closePlayer(id uuid.UUID, code int, reason string) int {
 	h.mu.Lock()
 	var sessions []*melody.Session
 	for _, c := range h.clients {
@@ -328,7 +351,7 @@ func (h *hub) closePlayer(id uuid.UUID, reason string) int {
 	}
 	h.mu.Unlock()
 	for _, sess := range sessions {
-		closeSocket(sess, melody.ClosePolicyViolation, reason)
+		closeSocket(sess, code, reason)
 	}
 	return len(sessions)
 }

@@ -30,6 +30,9 @@ const bearer = "Bearer " + testAdminToken
 func (ts *testServer) adminDo(t *testing.T, method, path, auth, body string) (int, http.Header, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, ts.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
@@ -414,8 +417,8 @@ func TestAdminRemove(t *testing.T) {
 	if num(f["players"]) != stats.Players-1 || num(f["total_clicks"]) != stats.TotalClicks-6 {
 		t.Fatalf("delta after remove %v, before %+v", f, stats)
 	}
-	// The player's socket is closed; the page would reconnect.
-	testutil.ReadUntilClose(t, own.conn, websocket.ClosePolicyViolation, adminCloseReason)
+	// The player's socket is closed with the code that tells the page not to reconnect.
+	testutil.ReadUntilClose(t, own.conn, closeRemoved, adminCloseReason)
 	if snap := snapshotOf(t, ts); strings.Contains(snap, spam.id.String()) {
 		t.Fatalf("snapshot still has the removed player:\n%s", snap)
 	}
@@ -505,5 +508,5 @@ func TestAdminRemoveRacingConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	testutil.ReadUntilClose(t, conn, websocket.ClosePolicyViolation, "")
+	testutil.ReadUntilClose(t, conn, closeRemoved, adminCloseReason)
 }

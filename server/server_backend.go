@@ -28,9 +28,14 @@ func (s *Server) sessionError(op string, err error) error {
 // a refused handle, 404 for an unknown player, 503 while the storage is unreachable.
 // Anything else is a 500 and a log line.
 func (s *Server) backendError(op string, err error) error {
+	var banned *game.BannedError
 	switch {
 	case errors.Is(err, game.ErrInvalidHandle):
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	case errors.As(err, &banned):
+		return &echo.HTTPError{Code: http.StatusForbidden, Message: banned.Error(), Internal: err}
+	case errors.Is(err, game.ErrHandleLocked):
+		return &echo.HTTPError{Code: http.StatusForbidden, Message: game.ErrHandleLocked.Error(), Internal: err}
 	case errors.Is(err, game.ErrNoPlayer):
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	case errors.Is(err, game.ErrUnavailable):
@@ -43,8 +48,11 @@ func (s *Server) backendError(op string, err error) error {
 
 // onEvent acts on a change another process of the same game made.
 func (s *Server) onEvent(ev game.Event) {
-	if ev.Kind == game.PlayerRemoved {
-		s.hub.closePlayer(ev.ID, adminCloseReason)
+	switch ev.Kind {
+	case game.PlayerRemoved:
+		s.hub.closePlayer(ev.ID, closeRemoved, adminCloseReason)
+	case game.PlayerBanned:
+		s.hub.closePlayer(ev.ID, closeBanned, banCloseReason(ev.Reason))
 	}
 }
 

@@ -178,7 +178,7 @@ func (h *hub) connect(sess *melody.Session) {
 	c.slot = len(h.clients)
 	h.clients = append(h.clients, c)
 	if c.p.Removed() { // by a moderator while this socket opened (server_admin.go)
-		closeSocket(sess, melody.ClosePolicyViolation, adminCloseReason)
+		closeSocket(sess, closeRemoved, adminCloseReason)
 		return
 	}
 	c.mu.Lock()

@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
@@ -12,8 +14,8 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// ipRate allows each client address a number of events per window, in fixed windows
-// that start with the address's first event.
+// ipRate allows each client a number of events per window, in fixed windows that
+// start with the client's first event. Clients are keyed by limitKey.
 type ipRate struct {
 	limit  int // 0 means unlimited
 	window time.Duration
@@ -59,7 +61,7 @@ func (r *ipRate) allow(ip netip.Addr, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
-// ipCount caps concurrent things (sockets) per client address.
+// ipCount caps concurrent things (sockets, connections) per client, keyed by limitKey.
 type ipCount struct {
 	limit int // 0 means unlimited
 
@@ -111,6 +113,28 @@ func clientAddr(c echo.Context) netip.Addr {
 	return a.Unmap()
 }
 
+// limitKey is what every per-address limit counts a client under. An IPv4 address
+// (IPv4-mapped IPv6 included) counts as itself. An IPv6 address counts by its first
+// v6Bits bits: a subscriber is routinely handed a whole /64, and could otherwise rotate
+// through 2^64 addresses to get a fresh quota for each. The zone is dropped, and the
+// zero Addr (an address that could not be read) stays itself.
+func limitKey(a netip.Addr, v6Bits int) netip.Addr {
+	a = a.Unmap().WithZone("")
+	if !a.Is6() || v6Bits >= 128 {
+		return a
+	}
+	p, err := a.Prefix(v6Bits)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// limitKeyOf is the key of the request's client, under Config.IPv6Prefix.
+func (s *Server) limitKeyOf(c echo.Context) netip.Addr {
+	return limitKey(clientAddr(c), s.cfg.IPv6Prefix)
+}
+
 // ipExtractor believes X-Forwarded-For only when the peer is one of the trusted proxies;
 // Echo's defaults would also trust every private and loopback address.
 func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
@@ -135,8 +159,13 @@ func (s *Server) isTrustedPeer(remoteAddr string) bool {
 	if err != nil {
 		return false
 	}
+	return s.isTrustedAddr(ap.Addr().Unmap())
+}
+
+// isTrustedAddr reports whether a (unmapped) is the address of a trusted proxy.
+func (s *Server) isTrustedAddr(a netip.Addr) bool {
 	for _, p := range s.cfg.TrustedProxies {
-		if p.Contains(ap.Addr().Unmap()) {
+		if p.Contains(a) {
 			return true
 		}
 	}
@@ -175,34 +204,137 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			if l.refused != nil {
 				l.refused()
 			}
-			if l.plain {
-				go refuseConn(c)
-			} else {
-				c.Close()
-			}
+			refuse(c, l.plain, busyResponse)
 			continue
 		}
-		return &countedConn{Conn: c, l: l}, nil
+		return &countedConn{Conn: c, release: func() { l.open.Add(-1) }}, nil
 	}
 }
 
-const busyResponse = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n" +
-	"Retry-After: 5\r\nConnection: close\r\nContent-Length: 48\r\n\r\n" +
-	`{"error":"server is full, try again in a while"}`
-
-func refuseConn(c net.Conn) {
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	c.Write([]byte(busyResponse))
-	c.Close()
+// ipConnListener caps the connections one client may hold open at once, counted by
+// the peer's address under limitKey: no request has been read yet, so X-Forwarded-For
+// cannot count. Peers that are trusted proxies are not counted at all, since a proxy
+// carries the connections of many clients; behind one, the per-address caps on
+// requests and sockets still tell its clients apart. One connection over the cap is
+// answered with a plain 429 and closed before anything is read from it (under TLS,
+// only closed).
+type ipConnListener struct {
+	net.Listener
+	conns    *ipCount
+	key      func(netip.AddrPort) (netip.Addr, bool) // false: not counted
+	plain    bool
+	response []byte
+	refused  func()
 }
 
+func (l *ipConnListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := netip.ParseAddrPort(c.RemoteAddr().String())
+		if err != nil {
+			return c, nil // not an IP connection: nothing to count it under
+		}
+		key, counted := l.key(peer)
+		if !counted {
+			return c, nil
+		}
+		if !l.conns.acquire(key) {
+			if l.refused != nil {
+				l.refused()
+			}
+			refuse(c, l.plain, l.response)
+			continue
+		}
+		return &countedConn{Conn: c, release: func() { l.conns.release(key) }}, nil
+	}
+}
+
+// connKey is the key a connection from peer counts under for Config.ConnsPerIP, or
+// false when it is not counted (a trusted proxy).
+func (s *Server) connKey(peer netip.AddrPort) (netip.Addr, bool) {
+	a := peer.Addr().Unmap()
+	if s.isTrustedAddr(a) {
+		return netip.Addr{}, false
+	}
+	return limitKey(a, s.cfg.IPv6Prefix), true
+}
+
+// plainResponse is a whole HTTP/1.1 answer with a JSON error, written straight to a
+// connection refused before anything is read from it.
+func plainResponse(code, retryAfterSeconds int, msg string) []byte {
+	body := mustJSON(errorJSON{Error: msg})
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nRetry-After: %d\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n%s", code, http.StatusText(code), retryAfterSeconds, len(body), body)
+}
+
+var busyResponse = plainResponse(http.StatusServiceUnavailable, 5, "server is full, try again in a while")
+
+// refuse answers a refused connection with response when it is plain TCP, and closes
+// it. Under TLS there is no way to answer before the handshake, so it is only closed.
+func refuse(c net.Conn, plain bool, response []byte) {
+	if !plain {
+		c.Close()
+		return
+	}
+	go func() {
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		c.Write(response)
+		c.Close()
+	}()
+}
+
+// countedConn gives its slot back, once, when it is closed.
 type countedConn struct {
 	net.Conn
-	l    *limitListener
-	once sync.Once
+	release func()
+	once    sync.Once
 }
 
 func (c *countedConn) Close() error {
-	c.once.Do(func() { c.l.open.Add(-1) })
+	c.once.Do(c.release)
 	return c.Conn.Close()
+}
+
+// lingerListener hands out connections that close gently (lingerConn).
+type lingerListener struct{ net.Listener }
+
+func (l lingerListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &lingerConn{Conn: c}, nil
+}
+
+// lingerConn closes gently: it stops writing (a FIN after what was sent), then reads
+// and discards what the client still sends, for at most a second, and only then
+// closes. Closing a connection with unread data resets it, and the reset can destroy
+// what was just sent before the client read it: a WebSocket close frame, and with it
+// the reason the page shows. net/http does the same for the HTTP replies it closes;
+// this covers the connections it hands over (WebSockets) too.
+type lingerConn struct {
+	net.Conn
+	once sync.Once
+}
+
+// lingerTime bounds how long a closed connection drains.
+const lingerTime = time.Second
+
+func (c *lingerConn) Close() error {
+	c.once.Do(func() {
+		hc, ok := c.Conn.(interface{ CloseWrite() error })
+		if !ok || hc.CloseWrite() != nil {
+			c.Conn.Close()
+			return
+		}
+		go func() {
+			c.Conn.SetReadDeadline(time.Now().Add(lingerTime))
+			io.Copy(io.Discard, c.Conn)
+			c.Conn.Close()
+		}()
+	})
+	return nil
 }

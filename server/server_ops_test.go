@@ -244,6 +244,7 @@ func TestSlowHeadersAreCut(t *testing.T) {
 func TestNewPlayersPerAddress(t *testing.T) {
 	post := func(ts *testServer, xff string) int {
 		req, _ := http.NewRequest("POST", ts.http.URL+"/api/session", strings.NewReader(`{"handle":"many"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("X-Forwarded-For", xff)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -308,6 +309,7 @@ func TestSocketsPerAddress(t *testing.T) {
 func TestCookieSecureOverHTTPS(t *testing.T) {
 	cookieOf := func(url string, client *http.Client, hdr map[string]string) string {
 		req, _ := http.NewRequest("POST", url+"/api/session", strings.NewReader(`{"handle":"sec"}`))
+		req.Header.Set("Content-Type", "application/json")
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}

@@ -82,7 +82,7 @@ func (s *Server) handlePostSession(c echo.Context) error {
 			// A bad handle costs the address nothing from its quota.
 			return s.backendError("join", err)
 		}
-		if ok, retry := s.newPlayers.allow(clientAddr(c), time.Now()); !ok {
+		if ok, retry := s.newPlayers.allow(s.limitKeyOf(c), time.Now()); !ok {
 			s.metrics.httpLimited.WithLabelValues("new_players_per_ip").Inc()
 			return tooMany(c, retry, fmt.Sprintf("at most %d new players per minute from one address", s.cfg.NewPlayersPerMinute))
 		}

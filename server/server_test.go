@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,6 +80,8 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 	if wrap != nil {
 		ts.http.Listener = wrap(ts.http.Listener)
 	}
+	// As Serve does, so that closes behave as in production.
+	ts.http.Listener = lingerListener{ts.http.Listener}
 	ts.http.Start()
 	t.Cleanup(func() {
 		s.ws.Close()
@@ -94,7 +97,7 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 func testConfig() Config {
 	return Config{
 		Secret: []byte("test secret, sixteen+ bytes"), Tick: 20 * time.Millisecond, Log: slog.New(slog.DiscardHandler),
-		SendQueue: 16, MaxFramesPerSecond: 200,
+		SendQueue: 16, MaxFramesPerSecond: 200, IPv6Prefix: 64,
 		WriteTimeout: 10 * time.Second, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 	}
 }
@@ -155,6 +158,9 @@ func (ts *testServer) newPlayer(t *testing.T) *player {
 func (p *player) do(method, path, body string) (int, map[string]any) {
 	p.t.Helper()
 	req, _ := http.NewRequest(method, p.ts.http.URL+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := p.client.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
@@ -451,6 +457,36 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// TestStrictTransportSecurity: HSTS only when the server serves TLS itself.
+func TestStrictTransportSecurity(t *testing.T) {
+	cert, _, _ := testutil.Cert(t)
+	insecure := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	tlsURL, _ := servePlain(t, func(c *Config) { c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} })
+	plainURL, _ := servePlain(t, nil)
+	cases := []struct {
+		name   string
+		url    string
+		client *http.Client
+		want   string
+	}{
+		{"served over TLS", "https" + strings.TrimPrefix(tlsURL, "http"), insecure, "max-age=63072000"},
+		{"plain HTTP", plainURL, http.DefaultClient, ""},
+		{"TLS ended in front of the server", newTLSURL(t, newTestServer(t)), insecure, ""},
+	}
+	for _, c := range cases {
+		for _, path := range []string{"/healthz", "/no-such-page", "/api/nothing"} {
+			resp, err := c.client.Get(c.url + path)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.name, path, err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != c.want {
+				t.Errorf("%s %s: Strict-Transport-Security %q, want %q", c.name, path, got, c.want)
+			}
+		}
+	}
+}
+
 func TestWebSocketNeedsCookieAndOrigin(t *testing.T) {
 	ts := newTestServer(t, func(c *Config, _ *game.Config) { c.AllowedOrigins = []string{"http://localhost:5173"} })
 	p := ts.newPlayer(t)
@@ -590,12 +626,16 @@ func TestFloodClosesSocket(t *testing.T) {
 	p := ts.newPlayer(t)
 	p.join("flood")
 	s := p.dial()
-	// One frame more than allowed in a second, then silence, so that the server has
-	// read everything when it closes and the close frame is not lost to a reset.
-	for range limit + 1 {
-		s.send(`{"type":"nope"}`)
+	// A burst far over the limit, all of it sent before the client reads: the close
+	// frame must still reach it, not be lost to a reset over the frames the server
+	// had no need to read.
+	for range 30 * limit {
+		s.send(`{"type":"click"}`)
 	}
-	testutil.ReadUntilClose(t, s.conn, websocket.ClosePolicyViolation, "")
+	testutil.ReadUntilClose(t, s.conn, closeFlood, "too many frames")
+	if total := ts.engine.Stats().TotalClicks; total > limit {
+		t.Fatalf("%d clicks counted from a socket closed after %d frames", total, limit)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for ts.engine.Stats().Online != 0 {
 		if time.Now().After(deadline) {

@@ -41,6 +41,28 @@ func upgradeRequest(r *http.Request, c *client) *http.Request {
 	return keep.WithContext(context.WithValue(context.Background(), clientKey{}, c))
 }
 
+// Close codes the page acts on (docs/protocol.md): reconnecting cannot fix any of these,
+// so the page stops and says why instead.
+const (
+	closeBanned  = 4003 // a moderator banned the player; the reason follows
+	closeRemoved = 4004 // a moderator removed the player
+	closeFlood   = 4008 // the socket sent far more frames than a person can
+)
+
+// adminCloseReason is the close reason sent to the sockets of a removed player.
+const adminCloseReason = "removed by a moderator"
+
+// banCloseReason is the close reason of a banned player's sockets: the ban's reason,
+// cut to what a close frame holds (123 bytes) on a character boundary.
+func banCloseReason(reason string) string {
+	const most = 123 - len("banned: ")
+	for len(reason) > most {
+		_, size := utf8.DecodeLastRuneInString(reason)
+		reason = reason[:len(reason)-size]
+	}
+	return "banned: " + reason
+}
+
 // clickFrame is the frame nearly every client message is; it skips the JSON decoder.
 var clickFrame = []byte(`{"type":"click"}`)
 
@@ -112,7 +134,8 @@ func (c *client) allowFrame(now time.Time, limit int) bool {
 
 // closeSocket sends a close frame and closes the connection, past the session's send
 // queue: that queue may be full, and a client that floods or is being removed must be
-// closed even when it never reads.
+// closed even when it never reads. The connection closes gently (lingerConn), so the
+// close frame reaches the client even when it was still sending.
 func closeSocket(sess *melody.Session, code int, reason string) {
 	conn := sess.WebsocketConnection()
 	if conn == nil {
@@ -175,7 +198,7 @@ func (s *Server) handleWS(c echo.Context) error {
 	if err != nil {
 		return s.sessionError("session", err)
 	}
-	ip := clientAddr(c)
+	ip := s.limitKeyOf(c)
 	if !s.ipSockets.acquire(ip) {
 		s.metrics.httpLimited.WithLabelValues("sockets_per_ip").Inc()
 		return tooMany(c, 10*time.Second, fmt.Sprintf("at most %d open sockets per address", s.cfg.SocketsPerIP))
@@ -230,6 +253,12 @@ func (s *Server) isAllowedOrigin(r *http.Request) bool {
 	return s.origins[n]
 }
 
+// isListedOrigin reports whether origin is one of Config.AllowedOrigins.
+func (s *Server) isListedOrigin(origin string) bool {
+	n, ok := normalizeOrigin(origin)
+	return ok && s.origins[n]
+}
+
 // normalizeOrigin returns "scheme://host[:port]" in lower case.
 func normalizeOrigin(o string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(o))
@@ -247,7 +276,7 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 	now := time.Now()
 	if !c.allowFrame(now, s.cfg.MaxFramesPerSecond) {
 		s.metrics.framesRefused.WithLabelValues("flood").Inc()
-		closeSocket(sess, melody.ClosePolicyViolation, "too many frames")
+		closeSocket(sess, closeFlood, "too many frames")
 		return
 	}
 	typ, err := frameType(msg)
@@ -272,10 +301,14 @@ func (s *Server) onMessage(sess *melody.Session, msg []byte) {
 // backend it waits for a round trip, and the tick must not wait for it.
 func (s *Server) click(c *client) {
 	res, err := s.game.Click(context.Background(), c.p)
+	var banned *game.BannedError
 	switch {
+	case errors.As(err, &banned):
+		closeSocket(c.sess, closeBanned, banCloseReason(banned.Reason))
+		return
 	case errors.Is(err, game.ErrNoPlayer):
 		// Removed by a moderator, maybe on another node: as closePlayer does.
-		closeSocket(c.sess, melody.ClosePolicyViolation, adminCloseReason)
+		closeSocket(c.sess, closeRemoved, adminCloseReason)
 		return
 	case err != nil:
 		s.metrics.backendErrors.WithLabelValues("click").Inc()

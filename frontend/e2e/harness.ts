@@ -58,10 +58,18 @@ abstract class Child {
   /** What the process is, in messages. */
   protected abstract readonly what: string;
 
-  /** Spawns the process and waits until ready() passes; fails as soon as it exits. */
-  protected async launch(cmd: string, args: string[], ready: () => Promise<void>): Promise<void> {
+  /**
+   * Spawns the process, with env added to this process's environment, and waits until
+   * ready() passes; fails as soon as it exits.
+   */
+  protected async launch(
+    cmd: string,
+    args: string[],
+    ready: () => Promise<void>,
+    env: Record<string, string> = {},
+  ): Promise<void> {
     if (this.proc) throw new Error(`${this.what} is already running`);
-    const proc = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(cmd, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     this.proc = proc;
     running.add(proc);
     const append = (b: Buffer) => {
@@ -139,7 +147,13 @@ export class ServerProcess extends Child {
   readonly url: string;
   protected readonly what = 'server';
 
-  constructor(port: number, dataDir: string, readonly extraArgs: string[] = []) {
+  /** env: variables added to the server's environment, e.g. CTB_ADMIN_TOKEN. */
+  constructor(
+    port: number,
+    dataDir: string,
+    readonly extraArgs: string[] = [],
+    readonly env: Record<string, string> = {},
+  ) {
     super();
     this.port = port;
     this.dataDir = dataDir;
@@ -153,10 +167,65 @@ export class ServerProcess extends Child {
       throw new Error(`server binary not found at ${bin}; build it (make build) or set CTB_BIN`);
     }
     const args = ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.extraArgs];
-    await this.launch(bin, args, async () => {
-      const res = await fetch(new URL('healthz', this.url));
-      if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+    await this.launch(
+      bin,
+      args,
+      async () => {
+        const res = await fetch(new URL('healthz', this.url));
+        if (res.status !== 200) throw new Error(`healthz ${res.status}`);
+      },
+      this.env,
+    );
+  }
+}
+
+/** A moderator: the admin API of a server started with CTB_ADMIN_TOKEN (docs/admin.md). */
+export class Admin {
+  constructor(
+    readonly srv: ServerProcess,
+    readonly token: string,
+  ) {}
+
+  /** One call; fails unless the server answers 200. */
+  async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(new URL(`api/admin/${path}`, this.srv.url), {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`${method} api/admin/${path} answered ${res.status}: ${text}`);
+    return JSON.parse(text) as unknown;
+  }
+
+  /** The id of the one player with this handle. */
+  async idOf(handle: string): Promise<string> {
+    const list = (await this.call('GET', `players?q=${encodeURIComponent(handle)}`)) as {
+      players: Array<{ id: string; handle: string }>;
+    };
+    const found = list.players.filter((p) => p.handle === handle);
+    if (found.length !== 1) throw new Error(`${found.length} players named ${handle}: ${JSON.stringify(list)}`);
+    return found[0]!.id;
+  }
+
+  player(id: string): Promise<unknown> {
+    return this.call('GET', `players/${id}`);
+  }
+
+  ban(id: string, reason: string): Promise<unknown> {
+    return this.call('POST', `players/${id}/ban`, { reason });
+  }
+
+  unban(id: string): Promise<unknown> {
+    return this.call('DELETE', `players/${id}/ban`);
+  }
+
+  remove(id: string): Promise<unknown> {
+    return this.call('DELETE', `players/${id}`);
+  }
+
+  rename(id: string, handle: string): Promise<unknown> {
+    return this.call('POST', `players/${id}/rename`, { handle });
   }
 }
 
@@ -322,8 +391,11 @@ export async function clickTimes(page: Page, n: number): Promise<void> {
 
 /** A test file's browser, servers, redis-servers and players, torn down after each test. */
 export interface Suite {
-  /** Starts the real binary with a fresh data folder, on port or else a free one. */
-  startServer(extraArgs?: string[], port?: number): Promise<ServerProcess>;
+  /**
+   * Starts the real binary with a fresh data folder, on port or else a free one, with env
+   * added to its environment.
+   */
+  startServer(extraArgs?: string[], port?: number, env?: Record<string, string>): Promise<ServerProcess>;
   /** Starts a redis-server on a free port with a fresh folder. */
   startRedis(): Promise<RedisProcess>;
   /** Opens a new browser context (a new player) on url. */
@@ -369,10 +441,10 @@ export function browserSuite(): Suite {
   });
 
   return {
-    async startServer(extraArgs: string[] = [], port?: number) {
+    async startServer(extraArgs: string[] = [], port?: number, env: Record<string, string> = {}) {
       const dir = tempDataDir();
       dirs.push(dir);
-      const srv = new ServerProcess(port ?? (await freePort()), dir, extraArgs);
+      const srv = new ServerProcess(port ?? (await freePort()), dir, extraArgs, env);
       servers.push(srv);
       await srv.start();
       return srv;

@@ -53,6 +53,13 @@ func Run(t *testing.T, newGame NewGame) {
 		{"OnlineAndReturning", testOnlineReturning},
 		{"Find", testFind},
 		{"SnapshotRecords", testSnapshotRecords},
+		{"BanHoldsOnEveryNode", testBan},
+		{"BanOutlivesRemoval", testBanAfterRemoval},
+		{"ModeratorLocksHandle", testHandleLock},
+		{"BotFlaggedAndCleared", testBotFlag},
+		{"BotHidden", testBotHide},
+		{"BotThrottled", testBotThrottle},
+		{"ForgetUnplayed", testForgetUnplayed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -903,4 +910,203 @@ func testSnapshotRecords(s *suite) {
 	if v3, _ := src.Version(ctx); v3 == v2 {
 		s.t.Fatal("version did not move with a click")
 	}
+}
+
+func testBan(s *suite) {
+	s.start(2, nil)
+	p, q := s.join("cheat"), s.join("honest")
+	s.climb(p, 5)
+	s.climb(q, 3)
+	s.wantBoard("cheat=5", "honest=3")
+	if err := s.b.Ban(ctx, p.ID(), ""); err == nil {
+		s.t.Fatal("a ban without a reason was accepted")
+	}
+	if err := s.b.Ban(ctx, uuid.New(), "who?"); !errors.Is(err, game.ErrNoPlayer) {
+		s.t.Fatalf("ban of an unknown player: %v, want ErrNoPlayer", err)
+	}
+	if err := s.nodes[1].Ban(ctx, p.ID(), "autoclicker"); err != nil {
+		s.t.Fatal(err)
+	}
+	s.wantBoard("honest=3")
+	for i, n := range s.nodes {
+		_, err := n.Restore(ctx, p.ID(), "cheat")
+		var be *game.BannedError
+		if !errors.As(err, &be) || be.Reason != "autoclicker" || !errors.Is(err, game.ErrBanned) {
+			s.t.Fatalf("node %d: Restore of a banned identity: %v, want a BannedError saying autoclicker", i, err)
+		}
+		if _, err := n.Click(ctx, s.on(i, p)); !errors.Is(err, game.ErrBanned) {
+			s.t.Fatalf("node %d: a banned player's click: %v, want ErrBanned", i, err)
+		}
+	}
+	bans, err := s.b.Bans(ctx)
+	if err != nil || len(bans) != 1 || bans[0].ID != p.ID() || bans[0].Reason != "autoclicker" || bans[0].Handle != "cheat" || !bans[0].At.Equal(s.clock.Now()) {
+		s.t.Fatalf("Bans = %+v, %v", bans, err)
+	}
+	if info, _ := s.b.Info(ctx, s.on(0, p)); info.Banned == nil || info.Banned.Reason != "autoclicker" {
+		s.t.Fatalf("Info of a banned player: %+v", info)
+	}
+	if err := s.b.Unban(ctx, p.ID()); err != nil {
+		s.t.Fatal(err)
+	}
+	if err := s.b.Unban(ctx, p.ID()); err == nil {
+		s.t.Fatal("a second unban found a ban")
+	}
+	back, err := s.nodes[1].Restore(ctx, p.ID(), "cheat")
+	if err != nil || s.nodes[1].State(back).Best != 5 {
+		s.t.Fatalf("after the unban: %v, best %d; want the old scores", err, s.nodes[1].State(back).Best)
+	}
+	s.wantBoard("cheat=5", "honest=3")
+	s.climbOn(1, back, 1)
+	if bans, _ := s.b.Bans(ctx); len(bans) != 0 {
+		s.t.Fatalf("bans after the unban: %+v", bans)
+	}
+}
+
+func testBanAfterRemoval(s *suite) {
+	s.start(1, nil)
+	p := s.join("spammer")
+	s.climb(p, 2)
+	if err := s.b.Ban(ctx, p.ID(), "spam"); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.b.Remove(ctx, p.ID()); err != nil {
+		s.t.Fatal(err)
+	}
+	// The ban is the identity's, not the row's: the cookie does not bring the player back.
+	if _, err := s.b.Restore(ctx, p.ID(), "spammer"); !errors.Is(err, game.ErrBanned) {
+		s.t.Fatalf("Restore after ban and removal: %v, want ErrBanned", err)
+	}
+	if bans, _ := s.b.Bans(ctx); len(bans) != 1 || bans[0].Handle != "" {
+		s.t.Fatalf("Bans after the removal: %+v", bans)
+	}
+}
+
+func testHandleLock(s *suite) {
+	s.start(2, nil)
+	p := s.join("rude word")
+	s.climb(p, 2)
+	h, err := s.nodes[1].LockHandle(ctx, s.on(1, p), "  player 7 ")
+	if err != nil || h != "player 7" {
+		s.t.Fatalf("LockHandle = %q, %v", h, err)
+	}
+	s.wantBoard("player 7=2")
+	for i := range s.nodes {
+		if _, err := s.nodes[i].Rename(ctx, s.on(i, p), "rude word"); !errors.Is(err, game.ErrHandleLocked) {
+			s.t.Fatalf("node %d: the player renamed a locked handle: %v", i, err)
+		}
+	}
+	if info, _ := s.b.Info(ctx, p); !info.HandleLocked || info.Handle != "player 7" {
+		s.t.Fatalf("Info: %+v", info)
+	}
+	if err := s.b.UnlockHandle(ctx, p); err != nil {
+		s.t.Fatal(err)
+	}
+	if h, err := s.nodes[1].Rename(ctx, s.on(1, p), "nicer"); err != nil || h != "nicer" {
+		s.t.Fatalf("rename after the unlock: %q, %v", h, err)
+	}
+}
+
+// botClicks has p click n times at rate a second, as a machine: evenly.
+func (s *suite) botClicks(p game.Player, n int, rate float64) (flaggedAfter int) {
+	s.t.Helper()
+	step := time.Duration(float64(time.Second) / rate)
+	for i := range n {
+		s.advance(step)
+		s.clickOn(s.b, p)
+		if flaggedAfter == 0 {
+			if page, _, _ := s.b.Suspects(ctx, 0, 10); len(page) > 0 {
+				flaggedAfter = i + 1
+			}
+		}
+	}
+	return flaggedAfter
+}
+
+func testBotFlag(s *suite) {
+	s.start(1, nil) // the default action: flag only
+	bot, human := s.join("bot"), s.join("human")
+	s.climb(human, 3)
+	if n := s.botClicks(bot, 100, 40); n == 0 || n > 40 {
+		s.t.Fatalf("a bot at 40 clicks a second, evenly: flagged after %d clicks, want within 40", n)
+	}
+	page, n, err := s.b.Suspects(ctx, 0, 10)
+	if err != nil || n != 1 || page[0].ID != bot.ID() || page[0].Suspect == nil {
+		s.t.Fatalf("Suspects = %+v, %d, %v", page, n, err)
+	}
+	ev := page[0].Suspect
+	if ev.Rule != game.RuleRegular || ev.CV > 0.01 || ev.Rate < 39 || ev.Rate > 41 || ev.Samples < 32 {
+		s.t.Fatalf("evidence %+v, want regular intervals at 40/s", ev)
+	}
+	// Flagging only lists it: the bot's clicks still count, it stays on the board.
+	s.wantBoard("bot=100", "human=3")
+	if err := s.b.Clear(ctx, bot); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, n, _ := s.b.Suspects(ctx, 0, 10); n != 0 {
+		s.t.Fatalf("%d suspects after the clear", n)
+	}
+	if info, _ := s.b.Info(ctx, bot); info.Suspect != nil {
+		s.t.Fatalf("Info after the clear: %+v", info)
+	}
+}
+
+func testBotHide(s *suite) {
+	s.start(1, func(c *game.Config) { c.Bots.Action = game.BotHide })
+	bot, human := s.join("bot"), s.join("human")
+	s.climb(human, 3)
+	s.botClicks(bot, 100, 40)
+	s.wantBoard("human=3")
+	if st := s.state(bot); st.Best != 100 {
+		s.t.Fatalf("a hidden bot's own state: %+v, want its best kept", st)
+	}
+	if err := s.b.Clear(ctx, bot); err != nil {
+		s.t.Fatal(err)
+	}
+	s.wantBoard("bot=100", "human=3")
+}
+
+func testBotThrottle(s *suite) {
+	s.start(1, func(c *game.Config) { c.Bots.Action = game.BotThrottle })
+	bot := s.join("bot")
+	flaggedAt := s.botClicks(bot, 100, 40)
+	if flaggedAt == 0 {
+		s.t.Fatal("not flagged")
+	}
+	st := s.state(bot)
+	if !st.Throttled || st.Total > int64(flaggedAt)+1 {
+		s.t.Fatalf("a flagged bot under the throttle action: %+v after being flagged at click %d", st, flaggedAt)
+	}
+	if err := s.b.Clear(ctx, bot); err != nil {
+		s.t.Fatal(err)
+	}
+	if r := s.counted(bot); r.Throttled {
+		s.t.Fatalf("still throttled after the clear: %+v", r)
+	}
+}
+
+func testForgetUnplayed(s *suite) {
+	s.start(1, nil)
+	idle, played, online := s.join("idle"), s.join("played"), s.join("online")
+	s.climb(played, 1)
+	if _, err := s.b.Attach(ctx, online); err != nil {
+		s.t.Fatal(err)
+	}
+	s.advance(25 * time.Hour)
+	late := s.join("late") // joined after the cut
+	n, err := s.b.ForgetUnplayed(ctx, s.clock.Now().Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		s.t.Fatalf("ForgetUnplayed = %d, %v; want the one idle player", n, err)
+	}
+	if _, err := s.b.Get(ctx, idle.ID()); !errors.Is(err, game.ErrNoPlayer) {
+		s.t.Fatalf("the forgotten player is still there: %v", err)
+	}
+	for _, p := range []game.Player{played, online, late} {
+		if _, err := s.b.Get(ctx, p.ID()); err != nil {
+			s.t.Fatalf("%s was forgotten: %v", p.Handle(), err)
+		}
+	}
+	if st := s.stats(); st.Players != 3 {
+		s.t.Fatalf("players %d after forgetting one of 4", st.Players)
+	}
+	s.b.Detach(online)
 }

@@ -29,20 +29,40 @@ func (b *Backend) Info(ctx context.Context, gp game.Player) (game.PlayerInfo, er
 func (b *Backend) info(ctx context.Context, id uuid.UUID, live map[string]bool) (game.PlayerInfo, error) {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	all, err := b.c.Do(ctx, b.c.B().Hgetall().Key(b.parts[partitionOf(id)].player(id)).Build()).AsStrMap()
+	k := b.parts[partitionOf(id)]
+	res := b.c.DoMulti(ctx, b.c.B().Hgetall().Key(k.player(id)).Build(), b.c.B().Hget().Key(k.bans).Field(id.String()).Build())
+	all, err := res[0].AsStrMap()
 	if err != nil {
 		return game.PlayerInfo{}, b.unavailable("info", err)
 	}
 	if all["h"] == "" {
 		return game.PlayerInfo{}, fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
 	}
-	info := game.PlayerInfo{Record: b.record(id, all["h"], all["s"], all["b"], all["ba"], all["t"], all["lc"], b.now()/1000)}
+	info := game.PlayerInfo{Record: b.record(id, all["h"], all["d"], b.now()/1000), HandleLocked: all["lk"] != ""}
 	for k, v := range all {
 		if node, ok := strings.CutPrefix(k, "o:"); ok && live[node] && v != "0" {
 			info.Online = true
 		}
 	}
+	if ban, err := res[1].ToString(); err == nil {
+		var be *game.BannedError
+		if errors.As(parseBan(ban), &be) {
+			info.Banned = &be.Ban
+		}
+	}
+	if fl := all["fl"]; fl != "" {
+		info.Suspect = parseSuspect(fl)
+	}
 	return info, nil
+}
+
+// parseSuspect reads the evidence of a flag: "at rule rate×100 cv×10000 samples".
+func parseSuspect(fl string) *game.Suspect {
+	var at, rule, rate, cv, n int64
+	if _, err := fmt.Sscanf(fl, "%d %d %d %d %d", &at, &rule, &rate, &cv, &n); err != nil {
+		return nil
+	}
+	return &game.Suspect{Rule: game.BotRule(rule), At: micros(at), Rate: float64(rate) / 100, CV: float64(cv) / 10000, Samples: int(n)}
 }
 
 // liveNodes returns the nodes that sent a heartbeat lately (every heartbeat forgets
@@ -61,13 +81,18 @@ func (b *Backend) liveNodes(ctx context.Context) (map[string]bool, error) {
 	return live, nil
 }
 
-// record builds a player's record from its stored fields (µs times), the idle reset
-// applied as of now (µs).
-func (b *Backend) record(id uuid.UUID, h, s, best, ba, t, lc string, now int64) game.Record {
-	n := func(v string) int64 { x, _ := strconv.ParseInt(v, 10, 64); return x }
-	r := game.Record{ID: id, Handle: h, Score: n(s), Best: n(best), Total: n(t),
-		LastClick: micros(n(lc)), BestAt: micros(n(ba))}
-	if last := n(lc); last != 0 && now-last >= b.cfg.IdleReset.Microseconds() {
+// record builds a player's record from its handle and packed numbers (the d field,
+// µs times), the idle reset applied as of now (µs).
+func (b *Backend) record(id uuid.UUID, h, d string, now int64) game.Record {
+	var v [5]int64 // s b ba t lc
+	for i, f := range strings.Fields(d) {
+		if i == len(v) {
+			break
+		}
+		v[i], _ = strconv.ParseInt(f, 10, 64)
+	}
+	r := game.Record{ID: id, Handle: h, Score: v[0], Best: v[1], Total: v[3], LastClick: micros(v[4]), BestAt: micros(v[2])}
+	if v[4] != 0 && now-v[4] >= b.cfg.IdleReset.Microseconds() {
 		r.Score = 0
 	}
 	return r
@@ -90,7 +115,7 @@ func (b *Backend) Remove(ctx context.Context, id uuid.UUID) (game.PlayerInfo, er
 	k := b.parts[partitionOf(id)]
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	res := b.s.remove.Exec(ctx, b.c, []string{k.player(id), k.part, k.board, k.ids}, []string{id.String()})
+	res := b.s.remove.Exec(ctx, b.c, []string{k.player(id), k.part, k.board, k.ids, k.suspects}, []string{id.String()})
 	status, c, _, err := decodeState(res)
 	if err != nil {
 		return game.PlayerInfo{}, b.unavailable("remove", err)

@@ -20,6 +20,8 @@ import (
 //	ctb:{pNN}:board    zset   the partition's players with a best, ranked as the board ranks
 //	ctb:{pNN}:ids      set    every player id of the partition, for snapshots and scans
 //	ctb:{pNN}:part     hash   the partition's counters: clicks, players, refused, ...
+//	ctb:{pNN}:bans     hash   banned ids of the partition, to "at reason"; they outlive players
+//	ctb:{pNN}:sus      zset   the partition's players the bot detection flagged, by when
 //	ctb:{g}:...                the few keys of the whole game: live nodes, online counts,
 //	                           peak online, the snapshot lease, the shared cookie key
 //	ctb:events         channel changes that the other nodes' sockets must see
@@ -41,15 +43,18 @@ const (
 
 // partKeys are the keys of one partition.
 type partKeys struct {
-	prefix string // "ctb:{pNN}:"
-	board  string
-	ids    string
-	part   string
+	prefix   string // "ctb:{pNN}:"
+	board    string
+	ids      string
+	part     string
+	bans     string
+	suspects string
 }
 
 func newPartKeys(n int) partKeys {
 	prefix := fmt.Sprintf("ctb:{p%02d}:", n)
-	return partKeys{prefix: prefix, board: prefix + "board", ids: prefix + "ids", part: prefix + "part"}
+	return partKeys{prefix: prefix, board: prefix + "board", ids: prefix + "ids", part: prefix + "part",
+		bans: prefix + "bans", suspects: prefix + "sus"}
 }
 
 func (k partKeys) player(id uuid.UUID) string { return k.prefix + "pl:" + id.String() }

@@ -2,6 +2,7 @@ package redisgame
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -88,7 +89,16 @@ func (b *Backend) beat(ctx context.Context) error {
 const (
 	kindRemoved = "rm" // a moderator removed the players: close their sockets
 	kindChanged = "ch" // the players changed: read them again
+	kindBanned  = "bn" // "<node> bn <id> <reason>": a moderator banned the player
 )
+
+// publishBan tells the other nodes to close a banned player's sockets, saying why.
+func (b *Backend) publishBan(ctx context.Context, id uuid.UUID, reason string) {
+	msg := b.node + " " + kindBanned + " " + id.String() + " " + reason
+	if err := b.c.Do(ctx, b.c.B().Publish().Channel(chanEvents).Message(msg).Build()).Error(); err != nil {
+		b.log.Debug("redis: publish failed; the banned player's sockets elsewhere close at their next click", "err", err)
+	}
+}
 
 // publish tells the other nodes that the players with ids changed.
 func (b *Backend) publish(ctx context.Context, kind string, ids ...uuid.UUID) {
@@ -164,6 +174,13 @@ func (b *Backend) onMessage(msg rueidis.PubSubMessage) {
 	if node == b.node {
 		return
 	}
+	if kind == kindBanned {
+		ids, reason, _ := strings.Cut(list, " ")
+		if id, err := uuid.Parse(ids); err == nil && b.reg.lookup(id) != nil {
+			go b.emit(game.Event{Kind: game.PlayerBanned, ID: id, Reason: reason})
+		}
+		return
+	}
 	var ids []uuid.UUID
 	for _, s := range strings.Split(list, ",") {
 		if id, err := uuid.Parse(s); err == nil && b.reg.lookup(id) != nil {
@@ -224,7 +241,7 @@ func (b *Backend) reread(ctx context.Context, ids []uuid.UUID) {
 			continue
 		}
 		k := b.parts[partitionOf(id)]
-		execs = append(execs, rueidis.LuaExec{Keys: []string{k.player(id)}})
+		execs = append(execs, rueidis.LuaExec{Keys: []string{k.player(id), k.bans}, Args: []string{id.String()}})
 		entries = append(entries, e)
 		kept = append(kept, id)
 	}
@@ -235,7 +252,11 @@ func (b *Backend) reread(ctx context.Context, ids []uuid.UUID) {
 	defer cancel()
 	for i, res := range b.s.get.ExecMulti(ctx, b.c, execs...) {
 		status, c, _, err := decodeState(res)
+		var be *game.BannedError
 		switch {
+		case errors.As(err, &be):
+			entries[i].update(c)
+			b.emit(game.Event{Kind: game.PlayerBanned, ID: kept[i], Reason: be.Reason})
 		case err != nil:
 			continue
 		case status == statusGone:

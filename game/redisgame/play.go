@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/google/uuid"
@@ -12,8 +14,9 @@ import (
 
 // A player's life on a node: joining, clicking, sockets. Each is one script run.
 
-// decodeState reads a state reply: the status, the player's fields and the script's
-// clock (µs). A reply of the status alone has no fields.
+// decodeState reads a state reply: the status, the player's fields, the script's
+// clock (µs) and, for reads, the ban on the identity. A reply of the status alone has
+// no fields; a banned identity's reply is turned into its *game.BannedError.
 func decodeState(res rueidis.RedisResult) (status int64, c *cached, clock int64, err error) {
 	msg, err := res.ToArray()
 	if err != nil {
@@ -25,11 +28,18 @@ func decodeState(res rueidis.RedisResult) (status int64, c *cached, clock int64,
 	if status, err = msg[0].AsInt64(); err != nil {
 		return 0, nil, 0, err
 	}
+	if status == statusBanned && len(msg) == 2 {
+		s, err := msg[1].ToString()
+		if err != nil {
+			return 0, nil, 0, err
+		}
+		return status, nil, 0, parseBan(s)
+	}
 	if len(msg) == 1 {
 		return status, nil, 0, nil
 	}
-	if len(msg) != 12 {
-		return 0, nil, 0, fmt.Errorf("state reply of %d values, want 12", len(msg))
+	if len(msg) != 15 {
+		return 0, nil, 0, fmt.Errorf("state reply of %d values, want 15", len(msg))
 	}
 	var n [10]int64
 	for i := range n {
@@ -50,14 +60,24 @@ func decodeState(res rueidis.RedisResult) (status int64, c *cached, clock int64,
 		q:      n[7],
 		nodes:  n[8],
 	}
+	if ban, _ := msg[12].ToString(); ban != "" {
+		return status, c, n[9], parseBan(ban)
+	}
 	return status, c, n[9], nil
+}
+
+// parseBan reads a ban as the bans hash keeps it: "at reason".
+func parseBan(s string) error {
+	at, reason, _ := strings.Cut(s, " ")
+	us, _ := strconv.ParseInt(at, 10, 64)
+	return &game.BannedError{Ban: game.Ban{Reason: reason, At: micros(us)}}
 }
 
 // bind returns a handle on id holding c, sharing the entry of the player's sockets
 // on this node when there are any.
 func (b *Backend) bind(id uuid.UUID, c *cached) *player {
 	k := b.parts[partitionOf(id)]
-	p := &player{id: id, keys: k, key: k.player(id), flipped: flippedID(id)}
+	p := &player{id: id, idText: id.String(), keys: k, key: k.player(id), flipped: flippedID(id)}
 	e := b.reg.lookup(id)
 	if e == nil {
 		e = &entry{}
@@ -96,7 +116,7 @@ func (b *Backend) Restore(ctx context.Context, id uuid.UUID, raw string) (game.P
 	if c, err := b.read(ctx, id); err == nil {
 		return b.bind(id, c), nil
 	} else if !errors.Is(err, game.ErrNoPlayer) {
-		return nil, err
+		return nil, err // a ban, or Redis is unreachable
 	}
 	p, _, err := b.join(ctx, id, h, "get")
 	if err != nil {
@@ -109,8 +129,11 @@ func (b *Backend) join(ctx context.Context, id uuid.UUID, handle, mode string) (
 	k := b.parts[partitionOf(id)]
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	res := b.s.join.Exec(ctx, b.c, []string{k.player(id), k.part, k.ids}, []string{id.String(), handle, mode, b.nowArg()})
+	res := b.s.join.Exec(ctx, b.c, []string{k.player(id), k.part, k.ids, k.bans}, []string{id.String(), handle, mode, b.nowArg()})
 	status, c, clock, err := decodeState(res)
+	if errors.Is(err, game.ErrBanned) {
+		return nil, status, err
+	}
 	if err != nil {
 		return nil, 0, b.unavailable("join", err)
 	}
@@ -121,29 +144,30 @@ func (b *Backend) join(ctx context.Context, id uuid.UUID, handle, mode string) (
 	return b.bind(id, c), status, nil
 }
 
-// Get implements game.Backend.
+// Get implements game.Backend. A banned player is found too: moderators see it.
 func (b *Backend) Get(ctx context.Context, id uuid.UUID) (game.Player, error) {
 	c, err := b.read(ctx, id)
-	if err != nil {
+	if err != nil && !errors.Is(err, game.ErrBanned) {
 		return nil, err
 	}
 	return b.bind(id, c), nil
 }
 
-// read returns the stored fields of id, or an error matching game.ErrNoPlayer.
+// read returns the stored fields of id, or an error matching game.ErrNoPlayer. For a
+// banned identity it returns the fields and the *game.BannedError.
 func (b *Backend) read(ctx context.Context, id uuid.UUID) (*cached, error) {
 	k := b.parts[partitionOf(id)]
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	status, c, clock, err := decodeState(b.s.get.Exec(ctx, b.c, []string{k.player(id)}, nil))
-	if err != nil {
+	status, c, clock, err := decodeState(b.s.get.Exec(ctx, b.c, []string{k.player(id), k.bans}, []string{id.String()}))
+	if err != nil && !errors.Is(err, game.ErrBanned) {
 		return nil, b.unavailable("get", err)
 	}
 	if status == statusGone {
 		return nil, fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
 	}
 	b.observeClock(clock)
-	return c, nil
+	return c, err
 }
 
 // Rename implements game.Backend.
@@ -152,10 +176,15 @@ func (b *Backend) Rename(ctx context.Context, gp game.Player, raw string) (strin
 	if err != nil {
 		return "", err
 	}
-	p := redisPlayer(gp)
+	return b.rename(ctx, redisPlayer(gp), h, "player")
+}
+
+// rename runs the rename script in mode "player" (refused for a locked handle) or
+// "lock" (a moderator's).
+func (b *Backend) rename(ctx context.Context, p *player, h, mode string) (string, error) {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	res := b.s.rename.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board}, []string{h, p.flipped, b.argBoard})
+	res := b.s.rename.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board}, []string{h, p.flipped, b.arg.board, mode})
 	if err := b.applied(p, "rename", res); err != nil {
 		return "", err
 	}
@@ -170,11 +199,16 @@ func (b *Backend) applied(p *player, op string, res rueidis.RedisResult) error {
 	if err != nil {
 		return b.unavailable(op, err)
 	}
-	if status == statusGone {
+	switch status {
+	case statusGone:
 		p.entry.Load().removed.Store(true)
 		return fmt.Errorf("%w: %s", game.ErrNoPlayer, p.id)
+	case statusLocked:
+		return game.ErrHandleLocked
 	}
-	p.entry.Load().update(c)
+	if c != nil {
+		p.entry.Load().update(c)
+	}
 	return nil
 }
 
@@ -187,9 +221,14 @@ func (b *Backend) Click(ctx context.Context, gp game.Player) (game.ClickResult, 
 	}
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	res := b.s.click.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board},
-		[]string{b.argLimit, b.argWindow, b.argPenalty, b.argIdle, b.argBoard, p.flipped, b.nowArg()})
+	a := &b.arg
+	res := b.s.click.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board, p.keys.bans, p.keys.suspects},
+		[]string{a.limit, a.window, a.penalty, a.idle, a.board, p.flipped, p.idText,
+			a.botLimit, a.botWindow, a.regularity, a.regularRate, a.action, b.nowArg()})
 	status, c, clock, err := decodeState(res)
+	if errors.Is(err, game.ErrBanned) {
+		return game.ClickResult{}, err
+	}
 	if err != nil {
 		return game.ClickResult{}, b.unavailable("click", err)
 	}
@@ -221,7 +260,7 @@ func (b *Backend) Attach(ctx context.Context, gp game.Player) (bool, error) {
 	}
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	res := b.s.attach.Exec(ctx, b.c, []string{p.key, p.keys.part}, []string{b.node, b.argReturn, b.nowArg()})
+	res := b.s.attach.Exec(ctx, b.c, []string{p.key, p.keys.part}, []string{b.node, b.arg.returnAfter, b.nowArg()})
 	status, c, clock, err := decodeState(res)
 	if err != nil {
 		return false, b.unavailable("attach", err)

@@ -16,6 +16,7 @@ import (
 // tab shows in the others at the next tick, as in memory.
 type player struct {
 	id      uuid.UUID
+	idText  string
 	keys    partKeys
 	key     string // the player's hash
 	flipped string // the id part of its board member

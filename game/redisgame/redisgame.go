@@ -9,7 +9,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -61,7 +60,7 @@ type Backend struct {
 	reg   *registry
 
 	// The rules as script arguments, formatted once.
-	argLimit, argWindow, argPenalty, argIdle, argBoard, argReturn string
+	arg args
 
 	// offset is the Redis clock minus this node's, in ns, from the latest reply: the
 	// node's own view of idle resets and throttles then runs on the game's clock.
@@ -123,13 +122,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		reg:     newRegistry(),
 		changed: make(map[uuid.UUID]struct{}),
 		refresh: make(chan []uuid.UUID, 64),
-
-		argLimit:   strconv.Itoa(opts.Rules.ThrottleLimit),
-		argWindow:  strconv.FormatInt(opts.Rules.ThrottleWindow.Milliseconds(), 10),
-		argPenalty: strconv.FormatInt(opts.Rules.ThrottlePenalty.Microseconds(), 10),
-		argIdle:    strconv.FormatInt(opts.Rules.IdleReset.Microseconds(), 10),
-		argBoard:   strconv.Itoa(opts.Rules.BoardSize),
-		argReturn:  strconv.FormatInt(game.ReturnAfter.Microseconds(), 10),
+		arg:     ruleArgs(opts.Rules),
 	}
 	for i := range b.parts {
 		b.parts[i] = newPartKeys(i)
@@ -316,6 +309,3 @@ func (b *Backend) Secret(ctx context.Context, want []byte) ([]byte, error) {
 	}
 	return key, nil
 }
-
-// errGone is what a script says of a player that is not in Redis.
-var errGone = errors.New("gone")

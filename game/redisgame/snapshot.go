@@ -58,7 +58,7 @@ func (b *Backend) scan(ctx context.Context, fn func(game.Record) error) error {
 			batch := ids[start:min(start+scanBatch, len(ids))]
 			cmds := make(rueidis.Commands, len(batch))
 			for j, id := range batch {
-				cmds[j] = b.c.B().Hmget().Key(k.prefix+"pl:"+id).Field("h", "s", "b", "ba", "t", "lc").Build()
+				cmds[j] = b.c.B().Hmget().Key(k.prefix+"pl:"+id).Field("h", "d").Build()
 			}
 			octx, cancel := b.op(ctx)
 			res := b.c.DoMulti(octx, cmds...)
@@ -71,7 +71,7 @@ func (b *Backend) scan(ctx context.Context, fn func(game.Record) error) error {
 				if f[0].IsNil() {
 					continue // removed meanwhile
 				}
-				var s [6]string
+				var s [2]string
 				for x := range s {
 					s[x], _ = f[x].ToString()
 				}
@@ -79,7 +79,7 @@ func (b *Backend) scan(ctx context.Context, fn func(game.Record) error) error {
 				if err != nil {
 					return fmt.Errorf("%s holds %q, not a player id", k.ids, batch[j])
 				}
-				if err := fn(b.record(id, s[0], s[1], s[2], s[3], s[4], s[5], now)); err != nil {
+				if err := fn(b.record(id, s[0], s[1], now)); err != nil {
 					return err
 				}
 			}
@@ -171,7 +171,13 @@ func (b *Backend) Import(ctx context.Context, open func() (io.ReadCloser, error)
 	}); err != nil {
 		return res, err
 	}
-	// Pass 2: write it, a batch of players per round trip.
+	// Pass 2: write it, a batch of players per round trip. The players join now, for
+	// ForgetUnplayed: the file does not say when they joined.
+	nowUs, err := b.clockMicros(ctx)
+	if err != nil {
+		return res, err
+	}
+	now := strconv.FormatInt(nowUs, 10)
 	var batch []game.Record
 	var clicks int64
 	flush := func() error {
@@ -182,7 +188,7 @@ func (b *Backend) Import(ctx context.Context, open func() (io.ReadCloser, error)
 				Keys: []string{k.player(r.ID), k.part, k.board, k.ids},
 				Args: []string{r.ID.String(), r.Handle, strconv.FormatInt(r.Score, 10), strconv.FormatInt(r.Best, 10),
 					strconv.FormatInt(unixMicro(r.BestAt), 10), strconv.FormatInt(r.Total, 10),
-					strconv.FormatInt(unixMicro(r.LastClick), 10), flippedID(r.ID), b.argBoard},
+					strconv.FormatInt(unixMicro(r.LastClick), 10), flippedID(r.ID), b.arg.board, now},
 			}
 		}
 		octx, cancel := context.WithTimeout(ctx, 10*b.opts.OpTimeout)

@@ -21,7 +21,8 @@ import (
 type Config struct {
 	// Addr is the address the game listens on.
 	Addr string
-	// Data is the folder for scores.csv, secret.key and the lock; created with mode 0700.
+	// Data is the folder for scores.csv, secret.key and the lock; created with mode 0700,
+	// and set to it at start when other users may read or write it.
 	Data string
 	// Redis, when set, keeps the game in the Redis (or Redis Cluster) at this URL,
 	// shared by every process pointed at it; scores.csv is then the backup. Empty
@@ -51,6 +52,12 @@ type Config struct {
 	NewPlayersPerMinute int
 	// SocketsPerIP caps the WebSockets one address may hold open (0: no cap).
 	SocketsPerIP int
+	// ConnsPerIP caps the connections one peer address may hold open at once, sockets
+	// included; trusted proxies are not counted (0: no cap).
+	ConnsPerIP int
+	// IPv6Prefix groups IPv6 clients by this prefix length (32 to 128) for every
+	// per-address limit; IPv4 clients count by their whole address.
+	IPv6Prefix int
 	// TLSCert and TLSKey are PEM files: serve HTTPS directly. Both or neither.
 	TLSCert, TLSKey string
 	// MetricsAddr serves /metrics only on this address; empty serves it on Addr.
@@ -84,6 +91,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// RedisTimeout bounds every call to Redis.
 	RedisTimeout time.Duration
+	// ForgetUnplayed is how long a player who never counted a click is kept; 0 keeps
+	// everyone. Players who clicked are never dropped.
+	ForgetUnplayed time.Duration
 }
 
 // Defaults returns the configuration of a plain `clickthebutton`: every default of
@@ -99,6 +109,8 @@ func Defaults() Config {
 		MaxConns:              10000,
 		NewPlayersPerMinute:   30,
 		SocketsPerIP:          50,
+		ConnsPerIP:            100, // 1% of MaxConns, yet over SocketsPerIP with room for the pages' requests
+		IPv6Prefix:            64,  // one subscriber is handed a /64 (RFC 6177) and picks addresses in it at will
 		LogFormat:             "text",
 		LogLevel:              "info",
 		// A tick queues at most a delta and a state frame, and a click one ack: 16
@@ -107,9 +119,14 @@ func Defaults() Config {
 		MaxFramesPerSecond: 200,
 		WriteTimeout:       10 * time.Second,
 		ReadHeaderTimeout:  10 * time.Second,
-		IdleTimeout:        120 * time.Second,
-		ShutdownGrace:      5 * time.Second,
-		RedisTimeout:       2 * time.Second,
+		// The page makes a handful of requests as it loads, within a second or two, then
+		// holds one WebSocket (not an idle HTTP connection). A keep-alive connection idle
+		// longer serves no further request of that page; it only holds one of
+		// --max-conns and of its address's --conns-per-ip.
+		IdleTimeout:    30 * time.Second,
+		ShutdownGrace:  5 * time.Second,
+		RedisTimeout:   2 * time.Second,
+		ForgetUnplayed: 24 * time.Hour,
 	}
 }
 
@@ -125,10 +142,14 @@ func (c *Config) Validate() error {
 		return errors.New("--tls-cert and --tls-key go together")
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
-	case c.MaxConns < 0 || c.NewPlayersPerMinute < 0 || c.SocketsPerIP < 0:
-		return errors.New("--max-conns, --new-players-per-minute and --sockets-per-ip must not be negative")
+	case c.MaxConns < 0 || c.NewPlayersPerMinute < 0 || c.SocketsPerIP < 0 || c.ConnsPerIP < 0:
+		return errors.New("--max-conns, --new-players-per-minute, --sockets-per-ip and --conns-per-ip must not be negative")
+	case c.IPv6Prefix < 32 || c.IPv6Prefix > 128:
+		return fmt.Errorf("--ipv6-prefix must be from 32 to 128, got %d", c.IPv6Prefix)
 	case c.Secret != "" && len(c.Secret) < 16:
 		return errors.New("CTB_SECRET must be at least 16 characters")
+	case c.ForgetUnplayed != 0 && c.ForgetUnplayed < time.Minute:
+		return fmt.Errorf("--forget-unplayed must be 0 or at least 1m, got %s", c.ForgetUnplayed)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+
+	"github.com/clickthebutton/clickthebutton/game"
 )
 
 // Command is what a command line asks for.
@@ -66,7 +68,7 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 	c := &inv.Config
 	fs := flag.NewFlagSet("clickthebutton", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, mode 0700)")
+	fs.StringVar(&c.Data, "data", c.Data, "folder for scores.csv, secret.key and the lock (created, or made private, with mode 0700)")
 	fs.StringVar(&c.Redis, "redis", c.Redis, "keep the game in Redis at this URL, shared by every node pointed at it: redis://[user:password@]host:port[/db], rediss:// for TLS; a Redis Cluster works the same (empty: in memory, with scores.csv)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
@@ -80,11 +82,21 @@ func Parse(args []string, getenv func(string) string, out io.Writer) (Invocation
 		fs.DurationVar(&c.Rules.ThrottleWindow, "throttle-window", c.Rules.ThrottleWindow, "window the throttle limit is counted over")
 		fs.DurationVar(&c.Rules.ThrottlePenalty, "throttle-penalty", c.Rules.ThrottlePenalty, "while throttled, one click per this period counts; the throttle lifts after one such period under the limit")
 		fs.DurationVar(&c.Tick, "tick", c.Tick, "how often the leaderboard is published to every player")
+		// Fair play (docs/fair-play.md).
+		fs.Float64Var(&c.Rules.Bots.Rate, "bot-rate", c.Rules.Bots.Rate, "flag a player as a bot who keeps up more than this many click attempts a second over a whole --bot-window")
+		fs.DurationVar(&c.Rules.Bots.Window, "bot-window", c.Rules.Bots.Window, "window of the --bot-rate rule")
+		fs.Float64Var(&c.Rules.Bots.Regularity, "bot-regularity", c.Rules.Bots.Regularity, "flag a player as a bot whose intervals between attempts, over the last ~32, vary less than this (their coefficient of variation) at --bot-regular-rate or faster (0: off)")
+		fs.Float64Var(&c.Rules.Bots.RegularRate, "bot-regular-rate", c.Rules.Bots.RegularRate, "clicks a second from which the --bot-regularity rule applies")
+		fs.Var((*botActionValue)(&c.Rules.Bots.Action), "bot-action", "what a flagged player gets: flag (listed for moderators only), throttle (one click a minute, as the throttle) or hide (kept off the public board until cleared)")
+		fs.DurationVar(&c.ForgetUnplayed, "forget-unplayed", c.ForgetUnplayed, "forget players who never counted a click after this long (0: keep everyone); players who clicked are never dropped")
 		fs.Var((*listValue)(&c.AllowedOrigins), "allowed-origins", "comma-separated extra origins allowed to open the WebSocket, e.g. https://example.com")
 		fs.Var((*prefixesValue)(&c.TrustedProxies), "trusted-proxies", "comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed")
 		fs.IntVar(&c.MaxConns, "max-conns", c.MaxConns, "connections open at once, sockets included; more are answered 503 (0: no cap)")
 		fs.IntVar(&c.NewPlayersPerMinute, "new-players-per-minute", c.NewPlayersPerMinute, "players one client address may create per minute; more get 429 (0: no cap)")
 		fs.IntVar(&c.SocketsPerIP, "sockets-per-ip", c.SocketsPerIP, "WebSockets one client address may hold open; more get 429 (0: no cap)")
+		fs.IntVar(&c.ConnsPerIP, "conns-per-ip", c.ConnsPerIP, "connections one client address may hold open at once, sockets and keep-alive included; more are answered 429 (0: no cap). "+
+			"The default, 1% of --max-conns, keeps one address from taking them all, yet leaves room over --sockets-per-ip for a household or office behind one address (a socket per tab, a few short connections per page load). Peers in --trusted-proxies are not counted")
+		fs.IntVar(&c.IPv6Prefix, "ipv6-prefix", c.IPv6Prefix, "prefix length (32 to 128) by which the per-address limits group IPv6 clients, since one subscriber holds a whole /64; IPv4 clients count by their whole address")
 		fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "PEM certificate file: serve HTTPS directly (with --tls-key)")
 		fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "PEM private key file for --tls-cert")
 		fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, "serve /metrics on this address only (e.g. 127.0.0.1:9090); empty serves it at /metrics on --addr")
@@ -187,6 +199,17 @@ Flags:
 		}
 		fmt.Fprintf(out, "  --%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
 	})
+}
+
+// botActionValue is the --bot-action flag.
+type botActionValue game.BotAction
+
+func (v *botActionValue) String() string { return game.BotAction(*v).String() }
+
+func (v *botActionValue) Set(s string) error {
+	a, err := game.ParseBotAction(s)
+	*v = botActionValue(a)
+	return err
 }
 
 // listValue is a comma-separated list flag.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
 )
 
 func TestParse(t *testing.T) {
@@ -45,12 +47,27 @@ func TestParse(t *testing.T) {
 		{"limits from env", nil, map[string]string{"CTB_MAX_CONNS": "5", "CTB_SOCKETS_PER_IP": "0", "CTB_NEW_PLAYERS_PER_MINUTE": "3"},
 			func(o Config) bool { return o.MaxConns == 5 && o.SocketsPerIP == 0 && o.NewPlayersPerMinute == 3 }, ""},
 		{"negative cap", []string{"--max-conns", "-1"}, nil, nil, "negative"},
+		{"connections per address by default", nil, nil, func(o Config) bool { return o.ConnsPerIP == 100 && o.ConnsPerIP > o.SocketsPerIP }, ""},
+		{"connections per address from env", nil, map[string]string{"CTB_CONNS_PER_IP": "0"}, func(o Config) bool { return o.ConnsPerIP == 0 }, ""},
+		{"negative connections per address", []string{"--conns-per-ip", "-5"}, nil, nil, "--conns-per-ip must not be negative"},
+		{"ipv6 prefix by default", nil, nil, func(o Config) bool { return o.IPv6Prefix == 64 }, ""},
+		{"ipv6 prefix from env", nil, map[string]string{"CTB_IPV6_PREFIX": "56"}, func(o Config) bool { return o.IPv6Prefix == 56 }, ""},
+		{"ipv6 prefix of one address", []string{"--ipv6-prefix", "128"}, nil, func(o Config) bool { return o.IPv6Prefix == 128 }, ""},
+		{"ipv6 prefix too short", []string{"--ipv6-prefix", "31"}, nil, nil, "--ipv6-prefix must be from 32 to 128"},
+		{"ipv6 prefix too long", nil, map[string]string{"CTB_IPV6_PREFIX": "129"}, nil, "--ipv6-prefix must be from 32 to 128"},
 		{"redis from env", nil, map[string]string{"CTB_REDIS_URL": "redis://127.0.0.1:6379/2"},
 			func(o Config) bool { return o.Redis == "redis://127.0.0.1:6379/2" }, ""},
 		{"redis snapshots less often", []string{"--redis", "redis://127.0.0.1:1"}, nil,
 			func(o Config) bool { return o.SnapshotInterval == time.Minute }, ""},
 		{"redis snapshots as told", []string{"--redis", "redis://127.0.0.1:1", "--snapshot-interval", "10s"}, nil,
 			func(o Config) bool { return o.SnapshotInterval == 10*time.Second }, ""},
+		{"bot rules", []string{"--bot-action", "hide", "--bot-rate", "15", "--bot-regularity", "0"}, map[string]string{"CTB_FORGET_UNPLAYED": "48h"},
+			func(o Config) bool {
+				return o.Rules.Bots.Action == game.BotHide && o.Rules.Bots.Rate == 15 && o.Rules.Bots.Regularity == 0 && o.ForgetUnplayed == 48*time.Hour
+			}, ""},
+		{"bad bot action", []string{"--bot-action", "ban"}, nil, nil, "flag, throttle or hide"},
+		{"bad bot window", []string{"--bot-window", "1ms"}, nil, nil, "bot window"},
+		{"tiny forget", []string{"--forget-unplayed", "1s"}, nil, nil, "forget-unplayed"},
 		{"bad redis URL", []string{"--redis", "http://user:hunter2@example.com"}, nil, nil, "redis://"},
 		{"short secret", nil, map[string]string{"CTB_SECRET": "short"}, nil, "at least 16"},
 		{"secrets from env only", nil, map[string]string{"CTB_SECRET": "long enough secret value", "CTB_ADMIN_TOKEN": "t"},

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -39,9 +40,11 @@ type opened struct {
 // close every socket, write the final snapshot. Every click acknowledged before ctx
 // ended is in that snapshot (memory) or in Redis.
 func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
+	warnLimits(c, log)
 	if err := os.MkdirAll(c.Data, 0o700); err != nil {
 		return fmt.Errorf("create data folder: %w", err)
 	}
+	tightenDataDir(c.Data, log)
 	// Two writers of one scores file would lose each other's clicks.
 	unlock, err := game.LockDir(c.Data)
 	if err != nil {
@@ -49,8 +52,10 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	defer unlock()
 	path := filepath.Join(c.Data, game.SnapshotFile)
-	if err := game.RemoveStaleTemps(path); err != nil {
-		return err
+	for _, name := range []string{game.SnapshotFile, game.ModerationFile} {
+		if err := game.RemoveStaleTemps(filepath.Join(c.Data, name)); err != nil {
+			return err
+		}
 	}
 	var g opened
 	if c.Redis == "" {
@@ -75,6 +80,8 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 		MaxConns:            c.MaxConns,
 		NewPlayersPerMinute: c.NewPlayersPerMinute,
 		SocketsPerIP:        c.SocketsPerIP,
+		ConnsPerIP:          c.ConnsPerIP,
+		IPv6Prefix:          c.IPv6Prefix,
 		Tick:                c.Tick,
 		Page:                b.Page,
 		Version:             b.Version,
@@ -116,10 +123,13 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	snapCtx, stopSnap := context.WithCancel(context.Background())
 	snapDone := make(chan struct{})
 	go func() { defer close(snapDone); snap.Run(snapCtx) }()
+	forgetDone := make(chan struct{})
+	go func() { defer close(forgetDone); forgetLoop(snapCtx, c, g, log) }()
 
 	serveErr := srv.Serve(ctx, l, c.ShutdownGrace)
 	stopSnap()
 	<-snapDone
+	<-forgetDone
 	final, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	wrote, err := snap.Flush(final)
@@ -134,6 +144,72 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 	}
 	log.Info("stopped", "final_snapshot_written", wrote)
 	return serveErr
+}
+
+// forgetLoop forgets the players who never clicked within c.ForgetUnplayed, every
+// twenty-fourth of that (at most hourly), until ctx ends. With Redis only the node
+// that writes the snapshots sweeps, since a sweep reads every player.
+func forgetLoop(ctx context.Context, c Config, g opened, log *slog.Logger) {
+	if c.ForgetUnplayed == 0 {
+		return
+	}
+	t := time.NewTicker(min(max(c.ForgetUnplayed/24, time.Minute), time.Hour))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if g.lease != nil {
+			if held, err := g.lease.Hold(ctx); err != nil || !held {
+				continue
+			}
+		}
+		n, err := g.backend.ForgetUnplayed(ctx, time.Now().Add(-c.ForgetUnplayed))
+		switch {
+		case err != nil:
+			log.Warn("forgetting players who never played failed; retried later", "err", err)
+		case n > 0:
+			log.Info("forgot players who never played", "players", n, "after", c.ForgetUnplayed)
+		}
+	}
+}
+
+// tightenDataDir makes the data folder private (0700) when other users may read or
+// write it: MkdirAll leaves the mode of a folder that exists alone, and the folder
+// holds the cookie key, every player's id and the lock. A folder that cannot be
+// changed (another owner, a read-only mount) is served from all the same, with a
+// warning. Windows has no such mode bits to tighten.
+func tightenDataDir(dir string, log *slog.Logger) {
+	if runtime.GOOS == "windows" {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		log.Warn("could not check the data folder's mode", "path", dir, "err", err)
+		return
+	}
+	mode := fi.Mode().Perm()
+	if mode&0o077 == 0 {
+		return
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		log.Warn("the data folder is open to other users and could not be made private; chmod 700 it", "path", dir,
+			"mode", fmt.Sprintf("%#o", mode), "err", err)
+		return
+	}
+	log.Info("the data folder was open to other users: its mode is now 0700", "path", dir, "was", fmt.Sprintf("%#o", mode))
+}
+
+// warnLimits logs the limits that work but defeat each other. It does not refuse them:
+// a setting that served before an upgrade keeps serving.
+func warnLimits(c Config, log *slog.Logger) {
+	if c.ConnsPerIP > 0 && c.SocketsPerIP > 0 && c.ConnsPerIP <= c.SocketsPerIP {
+		// Raising --sockets-per-ip alone is the usual cause.
+		log.Warn("--conns-per-ip is not above --sockets-per-ip: an address that holds its sockets has no connection left to load the page; raise --conns-per-ip",
+			"conns_per_ip", c.ConnsPerIP, "sockets_per_ip", c.SocketsPerIP)
+	}
 }
 
 func backendName(c Config) string {

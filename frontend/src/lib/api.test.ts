@@ -105,3 +105,34 @@ describe('tidyHandle', () => {
     expect(tidyHandle('   ')).toBe('');
   });
 });
+
+describe('fair play', () => {
+  const reason = 'autoclicker';
+  const banned = { error: `This player was banned by the moderators: ${reason}`, code: 'banned', reason };
+
+  it('says that a player is banned, with the reason, on either call', async () => {
+    expect(await getSession('http://h/', fakeFetch(403, banned))).toEqual({ kind: 'banned', reason });
+    expect(await postSession('http://h/', 'alice', fakeFetch(403, banned))).toEqual({ kind: 'banned', reason });
+  });
+
+  it("takes the reason from the error text when the body has no reason", async () => {
+    const { reason: _r, ...noReason } = banned;
+    expect(await getSession('http://h/', fakeFetch(403, noReason))).toEqual({ kind: 'banned', reason });
+  });
+
+  it('treats a plain 403 as an error, not a ban', async () => {
+    expect(await getSession('http://h/', fakeFetch(403, { error: 'origin not allowed' }))).toEqual({
+      kind: 'error',
+      message: 'origin not allowed',
+    });
+  });
+
+  it("shows the server's message for a handle a moderator locked", async () => {
+    const error = 'your handle was set by a moderator and cannot be changed';
+    expect(await postSession('http://h/', 'bob', fakeFetch(403, { error, code: 'handle_locked' }))).toEqual({
+      kind: 'error',
+      message: error,
+      code: 'handle_locked',
+    });
+  });
+});

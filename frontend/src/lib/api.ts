@@ -1,6 +1,8 @@
 // HTTP API (docs/protocol.md) and URL helpers. Every URL is relative to document.baseURI,
 // so the page works when served under a sub-path.
+import { banReasonFromBody } from './ending';
 import {
+  CODE_BANNED,
   parseErrorBody,
   parseSession,
   parseStats,
@@ -25,14 +27,22 @@ export function wsUrl(base: string): string {
   return u.toString();
 }
 
+/** A moderator banned this player: nothing to retry, the page says why and stops. */
+export interface BannedResult {
+  kind: 'banned';
+  reason: string;
+}
+
 export type GetSessionResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'none' }
+  | BannedResult
   | { kind: 'error'; message: string; code?: ErrorCode };
 
 export type PostSessionResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'invalid'; error: string }
+  | BannedResult
   | { kind: 'error'; message: string; code?: ErrorCode };
 
 async function readJson(res: Response): Promise<unknown> {
@@ -55,6 +65,13 @@ function shownError(body: unknown): ShownError {
   return { text: pausedText(e) ?? e.error, code: e.code };
 }
 
+/** The ban in an error answer (code "banned", whatever the status), or null. */
+function bannedIn(body: unknown): BannedResult | null {
+  const e = parseErrorBody(body);
+  if (!e || e.code !== CODE_BANNED) return null;
+  return { kind: 'banned', reason: banReasonFromBody(e.error, e.reason) };
+}
+
 export async function getSession(base: string, fetchFn: FetchLike = fetch): Promise<GetSessionResult> {
   let res: Response;
   try {
@@ -73,6 +90,8 @@ export async function getSession(base: string, fetchFn: FetchLike = fetch): Prom
     if (session) return { kind: 'ok', session };
     return { kind: 'error', message: 'The server sent an unexpected answer.' };
   }
+  const banned = bannedIn(body);
+  if (banned) return banned;
   const { text, code } = shownError(body);
   return { kind: 'error', message: text ?? `Server error (${res.status}).`, code };
 }
@@ -99,6 +118,9 @@ export async function postSession(
     if (session) return { kind: 'ok', session };
     return { kind: 'error', message: 'The server sent an unexpected answer.' };
   }
+  const banned = bannedIn(body);
+  if (banned) return banned;
+  // Anything else, "handle_locked" included, is shown as the server wrote it.
   const { text, code } = shownError(body);
   if (res.status === 400) return { kind: 'invalid', error: text ?? 'That handle is not allowed.' };
   return { kind: 'error', message: text ?? `Server error (${res.status}). Please try again.`, code };

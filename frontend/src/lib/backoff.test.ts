@@ -37,3 +37,21 @@ describe('Backoff', () => {
     expect(b.next()).toBe(7500);
   });
 });
+
+describe('Backoff.later', () => {
+  it('waits at least the longest delay, with jitter above it', () => {
+    expect(new Backoff({ random: () => 0 }).later()).toBe(10_000);
+    expect(new Backoff({ random: () => 0.999999 }).later()).toBe(15_000);
+    const b = new Backoff({ baseMs: 100, maxMs: 2000, random: () => 0.5 });
+    expect(b.later()).toBe(2500);
+  });
+
+  it('leaves the usual backoff at its longest delay until a reset', () => {
+    const b = new Backoff({ random: () => 0.999999 });
+    b.later();
+    expect(b.next()).toBe(10_000);
+    expect(b.next()).toBe(10_000);
+    b.reset();
+    expect(b.next()).toBe(500);
+  });
+});

@@ -1,4 +1,5 @@
-// Exponential reconnect backoff: 500 ms doubling up to 10 s, with jitter.
+// Exponential reconnect backoff: 500 ms doubling up to 10 s, with jitter; 10 to 15 s when
+// the server asked to come back later.
 
 export interface BackoffOptions {
   baseMs?: number;
@@ -29,6 +30,18 @@ export class Backoff {
     const n = this.nominal();
     this.attempt++;
     return Math.round(n / 2 + (n / 2) * this.random());
+  }
+
+  /**
+   * Delay after the server said "try again later" (close code 1013): never less than the
+   * longest delay, plus up to half of it of jitter, so that the clients an overloaded
+   * server turned away do not all come back at once. The attempts after it wait the
+   * longest delay too, until a reset: the server is busy, not gone.
+   */
+  later(): number {
+    const atCap = Math.max(0, Math.ceil(Math.log2(this.maxMs / this.baseMs)));
+    this.attempt = Math.max(this.attempt + 1, atCap);
+    return Math.round(this.maxMs + (this.maxMs / 2) * this.random());
   }
 
   reset(): void {

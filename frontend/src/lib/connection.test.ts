@@ -1,64 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { Backoff } from './backoff';
-import { Connection, type ConnectionStatus, type SocketLike, type Timers } from './connection';
+import { Connection, type ConnectionStatus } from './connection';
+import type { Ending } from './ending';
 import type { ServerFrame } from './protocol';
-
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  sent: string[] = [];
-  closedWith: number | undefined;
-  constructor(readonly url: string) {}
-  send(data: string) {
-    if (this.readyState !== 1) throw new Error('not open');
-    this.sent.push(data);
-  }
-  close(code?: number) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-  // Test helpers, as the browser would fire them.
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  message(data: unknown) {
-    this.onmessage?.({ data });
-  }
-  fail(code = 1006) {
-    this.readyState = 3;
-    this.onerror?.({});
-    this.onclose?.({ code });
-  }
-}
-
-class FakeTimers implements Timers {
-  now = 0;
-  private nextId = 1;
-  pending = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number) {
-    const id = this.nextId++;
-    this.pending.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(id: unknown) {
-    this.pending.delete(id as number);
-  }
-  /** Delays of the pending timers. */
-  delays(): number[] {
-    return [...this.pending.values()].map((t) => t.at - this.now);
-  }
-  /** Runs the earliest pending timer. */
-  fire() {
-    const [id, t] = [...this.pending.entries()].sort((a, b) => a[1].at - b[1].at)[0]!;
-    this.pending.delete(id);
-    this.now = t.at;
-    t.fn();
-  }
-}
+import { FakeSocket, FakeTimers } from './testfakes';
 
 describe('Connection', () => {
   let sockets: FakeSocket[];
@@ -66,6 +11,7 @@ describe('Connection', () => {
   let frames: ServerFrame[];
   let statuses: ConnectionStatus[];
   let failureChecks: number[];
+  let endings: Ending[];
   let conn: Connection;
   const last = () => sockets[sockets.length - 1]!;
 
@@ -75,6 +21,7 @@ describe('Connection', () => {
     frames = [];
     statuses = [];
     failureChecks = [];
+    endings = [];
     conn = new Connection({
       url: 'ws://example.test/game/ws',
       socket: (url) => {
@@ -88,6 +35,7 @@ describe('Connection', () => {
       onStatus: (s) => statuses.push(s),
       onRepeatedFailure: (n) => failureChecks.push(n),
       onBadFrame: () => {},
+      onEnd: (e) => endings.push(e),
     });
   });
 
@@ -115,7 +63,7 @@ describe('Connection', () => {
     expect(conn.send({ type: 'click' })).toBe(false);
   });
 
-  it('reconnects with a growing backoff and resets it after a successful open', () => {
+  it('reconnects with a growing backoff and resets it once a socket stayed open for 10 s', () => {
     conn.start();
     last().open();
     last().fail(1001);
@@ -133,8 +81,82 @@ describe('Connection', () => {
     expect(statuses.at(-1)).toBe('offline');
     last().open();
     expect(statuses.at(-1)).toBe('open');
+    timers.advance(10_000);
     last().fail(1001);
     expect(timers.delays()).toEqual([500]);
+  });
+
+  it('keeps the delays growing while the server accepts and closes at once', () => {
+    conn.start();
+    const delays: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      last().open();
+      timers.advance(9_999);
+      last().fail(1000);
+      delays.push(...timers.delays());
+      timers.fire();
+    }
+    expect(delays).toEqual([500, 1000, 2000, 4000, 8000, 10000]);
+    // Sockets that open are not failed upgrades: no session check.
+    expect(failureChecks).toEqual([]);
+  });
+
+  it('waits at least the longest delay after 1013 (try again later), then stays slow', () => {
+    conn.start();
+    last().open();
+    last().fail(1013);
+    expect(timers.delays()).toEqual([15_000]);
+    timers.fire();
+    last().fail();
+    expect(timers.delays()).toEqual([10_000]);
+    timers.fire();
+    // Healthy again: the backoff starts over.
+    last().open();
+    timers.advance(10_000);
+    last().fail(1001);
+    expect(timers.delays()).toEqual([500]);
+  });
+
+  it('reconnects with the usual backoff after 1000 and 1001', () => {
+    for (const code of [1000, 1001]) {
+      conn.start();
+      last().open();
+      timers.advance(10_000);
+      const before = sockets.length;
+      last().fail(code);
+      expect(conn.status).toBe('offline');
+      expect(timers.delays()).toEqual([500]);
+      timers.fire();
+      expect(sockets).toHaveLength(before + 1);
+      conn.stop();
+    }
+    expect(endings).toEqual([]);
+  });
+
+  it.each([
+    [4003, 'banned: autoclicker', { kind: 'banned', reason: 'autoclicker' }],
+    [4004, 'removed by a moderator', { kind: 'removed' }],
+    [4008, 'too many frames', { kind: 'flood' }],
+  ] as const)('stops for good on close code %i and says why', (code, reason, want) => {
+    conn.start();
+    last().open();
+    last().fail(code, reason);
+    expect(endings).toEqual([want]);
+    expect(conn.ending).toEqual(want);
+    expect(conn.status).toBe('idle');
+    expect(statuses).not.toContain('offline');
+    // Nothing pending, not even the healthy timer: no reconnect, ever.
+    expect(timers.pending.size).toBe(0);
+    expect(sockets).toHaveLength(1);
+    expect(conn.send({ type: 'click' })).toBe(false);
+  });
+
+  it('marks a ban reason that fills the close frame as maybe cut', () => {
+    conn.start();
+    last().open();
+    const long = 'x'.repeat(123 - 'banned: '.length);
+    last().fail(4003, `banned: ${long}`);
+    expect(endings).toEqual([{ kind: 'banned', reason: long, truncated: true }]);
   });
 
   it('caps the delay at 10 s', () => {

@@ -1,6 +1,8 @@
-// WebSocket lifecycle: connect, parse frames, reconnect with backoff.
+// WebSocket lifecycle: connect, parse frames, reconnect with backoff, and stop for good
+// when the server's close code says that reconnecting cannot help.
 // The WebSocket constructor and timers are injectable so this runs under unit tests.
 import { Backoff } from './backoff';
+import { closeVerdict, type Ending } from './ending';
 import { encodeFrame, parseFrame, type ClientFrame, type ServerFrame } from './protocol';
 
 /** The part of the browser WebSocket this module uses. */
@@ -37,7 +39,19 @@ export interface ConnectionOptions {
   onRepeatedFailure?: (failures: number) => void;
   failureCheckEvery?: number;
   onBadFrame?: (data: unknown) => void;
+  /**
+   * Called once when the server closed with a code that reconnecting cannot fix (banned,
+   * removed, flood); the connection has stopped for good by then.
+   */
+  onEnd?: (ending: Ending) => void;
+  /**
+   * How long a socket must stay open before the backoff starts over (default 10 s): a
+   * server that accepts and closes at once is retried with growing delays.
+   */
+  healthyAfterMs?: number;
 }
+
+export const HEALTHY_AFTER_MS = 10_000;
 
 const OPEN = 1;
 
@@ -55,11 +69,16 @@ export class Connection {
   readonly backoff: Backoff;
   private ws: SocketLike | null = null;
   private timer: unknown = null;
+  /** Resets the backoff once the open socket proved healthy. */
+  private healthyTimer: unknown = null;
   private stopped = true;
   private opened = false;
   /** Consecutive attempts that closed without ever opening. */
   failures = 0;
   status: ConnectionStatus = 'idle';
+  /** Why the connection stopped for good, once the server said so. */
+  ending: Ending | null = null;
+  /** Frames sent on the current socket, to recognise a flood close that lost its frame. */
 
   constructor(opts: ConnectionOptions) {
     this.opts = opts;
@@ -72,6 +91,7 @@ export class Connection {
     if (!this.stopped) return;
     this.stopped = false;
     this.failures = 0;
+    this.ending = null;
     this.backoff.reset();
     this.connect();
   }
@@ -83,6 +103,7 @@ export class Connection {
       this.timers.clearTimeout(this.timer);
       this.timer = null;
     }
+    this.clearHealthy();
     const ws = this.ws;
     this.ws = null;
     if (ws) {
@@ -134,8 +155,14 @@ export class Connection {
     ws.onopen = () => {
       if (this.ws !== ws) return;
       this.opened = true;
+      // The upgrade went through, so the cookie is good: no session check for now. The
+      // backoff starts over only once the socket stayed open for a while.
       this.failures = 0;
-      this.backoff.reset();
+      this.clearHealthy();
+      this.healthyTimer = this.timers.setTimeout(() => {
+        this.healthyTimer = null;
+        this.backoff.reset();
+      }, this.opts.healthyAfterMs ?? HEALTHY_AFTER_MS);
       this.setStatus('open');
     };
     ws.onmessage = (ev) => {
@@ -147,15 +174,30 @@ export class Connection {
     ws.onerror = () => {
       // A close event always follows; reconnecting happens there.
     };
-    ws.onclose = () => {
+    ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      this.onClosed();
+      this.onClosed(ev.code, ev.reason);
     };
   }
 
-  private onClosed(): void {
+  private clearHealthy(): void {
+    if (this.healthyTimer !== null) {
+      this.timers.clearTimeout(this.healthyTimer);
+      this.healthyTimer = null;
+    }
+  }
+
+  private onClosed(code?: number, reason?: string): void {
     if (this.stopped) return;
+    this.clearHealthy();
+    const verdict = closeVerdict(code, reason);
+    if (verdict.kind === 'end') {
+      this.stop();
+      this.ending = verdict.ending;
+      this.opts.onEnd?.(verdict.ending);
+      return;
+    }
     if (!this.opened) this.failures++;
     this.opened = false;
     this.setStatus('offline');
@@ -164,6 +206,7 @@ export class Connection {
       this.opts.onRepeatedFailure?.(this.failures);
       if (this.stopped) return;
     }
-    this.timer = this.timers.setTimeout(() => this.connect(), this.backoff.next());
+    const delay = verdict.kind === 'later' ? this.backoff.later() : this.backoff.next();
+    this.timer = this.timers.setTimeout(() => this.connect(), delay);
   }
 }

@@ -3,6 +3,7 @@ import { getSession, getStats, postSession, tidyHandle, wsUrl, type FetchLike } 
 import { Backoff } from './backoff';
 import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
 import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
+import type { Ending } from './ending';
 import {
   CODE_UNAVAILABLE,
   DEFAULT_RULES,
@@ -13,7 +14,9 @@ import {
   type Session,
 } from './protocol';
 
-export type Phase = 'loading' | 'handle' | 'game';
+/** "ended": the server refused this player for good or closed the game for a reason a
+ * reconnect cannot fix (`ending` says which); nothing is retried. */
+export type Phase = 'loading' | 'handle' | 'game' | 'ended';
 
 export interface GameDeps {
   base: string;
@@ -45,6 +48,8 @@ export class Game {
   paused = $state<string | null>(null);
   /** True while the rename form is open over the game screen. */
   renaming = $state(false);
+  /** Why the page stopped for good, in phase "ended". */
+  ending = $state<Ending | null>(null);
 
   private readonly deps: GameDeps;
   private conn: Connection | null = null;
@@ -73,6 +78,9 @@ export class Game {
         this.loadError = '';
         this.phase = 'handle';
         break;
+      case 'banned':
+        this.finish({ kind: 'banned', reason: res.reason });
+        break;
       case 'error':
         // The storage's notice already says that the page retries.
         this.loadError = res.code === CODE_UNAVAILABLE ? res.message : `${res.message} Retrying…`;
@@ -85,8 +93,14 @@ export class Game {
   async submitHandle(raw: string): Promise<string | null> {
     const handle = tidyHandle(raw);
     const res = await postSession(this.deps.base, handle, this.fetchFn);
+    if (this.destroyed || this.phase === 'ended') return null;
     if (res.kind === 'invalid') return res.error;
+    // "handle_locked" lands here too: the form shows the server's words.
     if (res.kind === 'error') return res.message;
+    if (res.kind === 'banned') {
+      this.finish({ kind: 'banned', reason: res.reason });
+      return null;
+    }
     this.renaming = false;
     this.enterGame(res.session);
     return null;
@@ -98,6 +112,18 @@ export class Game {
 
   cancelRename(): void {
     this.renaming = false;
+  }
+
+  /** After a removal: load the session again, which brings the player back afresh. */
+  async playAgain(): Promise<void> {
+    if (this.phase !== 'ended' || this.destroyed) return;
+    this.ending = null;
+    this.loadError = '';
+    this.loadBackoff.reset();
+    this.board = emptyBoard;
+    this.counters = null;
+    this.phase = 'loading';
+    await this.init();
   }
 
   click(): boolean {
@@ -146,15 +172,46 @@ export class Game {
       },
       onRepeatedFailure: () => void this.recheckSession(),
       onBadFrame: (data) => console.warn('ignoring malformed frame', data),
+      onEnd: (e) => this.finish(e),
     });
     this.conn.start();
   }
 
-  /** Reconnects keep failing: is the cookie still good? 401 means back to the handle form. */
+  /** Stops everything for good and says why: no socket, no retry, no form, no button. */
+  private finish(e: Ending): void {
+    if (this.loadRetry !== null) {
+      clearTimeout(this.loadRetry);
+      this.loadRetry = null;
+    }
+    this.conn?.stop();
+    this.conn = null;
+    this.status = 'idle';
+    this.paused = null;
+    this.renaming = false;
+    this.session = null;
+    this.throttleDeadline = 0;
+    this.ending = e;
+    this.phase = 'ended';
+    if (e.kind === 'banned' && e.truncated) void this.readBanReason();
+  }
+
+  /** A close frame holds only the start of a long ban reason; the session answer has all of it. */
+  private async readBanReason(): Promise<void> {
+    const res = await getSession(this.deps.base, this.fetchFn);
+    if (this.destroyed || this.ending?.kind !== 'banned') return;
+    if (res.kind === 'banned') this.ending = { kind: 'banned', reason: res.reason };
+  }
+
+  /**
+   * Reconnects keep failing: is the cookie still good? 401 means back to the handle form;
+   * a ban (the upgrade's 403 is invisible to a browser's WebSocket) ends the game.
+   */
   private async recheckSession(): Promise<void> {
     const res = await getSession(this.deps.base, this.fetchFn);
-    if (this.destroyed) return;
-    if (res.kind === 'none') {
+    if (this.destroyed || this.phase === 'ended') return;
+    if (res.kind === 'banned') {
+      this.finish({ kind: 'banned', reason: res.reason });
+    } else if (res.kind === 'none') {
       this.conn?.stop();
       this.conn = null;
       this.status = 'idle';

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { FetchLike } from './api';
-import type { SocketLike, Timers } from './connection';
 import { Game } from './game.svelte';
+import { FakeSocket, FakeTimers } from './testfakes';
 
 const session = {
   handle: 'alice',
@@ -15,58 +15,39 @@ const session = {
 };
 const counters = { total_clicks: 10, players: 2, online: 1 };
 
-class FakeSocket implements SocketLike {
-  readyState = 0;
-  onopen: ((ev: unknown) => void) | null = null;
-  onclose: ((ev: { code: number }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  sent: string[] = [];
-  send(d: string) {
-    this.sent.push(d);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.({});
-  }
-  frame(f: object) {
-    this.onmessage?.({ data: JSON.stringify(f) });
-  }
-  fail() {
-    this.readyState = 3;
-    this.onclose?.({ code: 1006 });
-  }
-}
+type Answer = [number, unknown];
 
-function setup(sessionAnswers: Array<[number, unknown]>) {
+/**
+ * A game on fake sockets and timers. GETs of api/session are answered from
+ * sessionAnswers in turn (500 once they run out), POSTs from postAnswers (200 "bob"
+ * once they run out).
+ */
+function setup(sessionAnswers: Answer[], postAnswers: Answer[] = []) {
   const sockets: FakeSocket[] = [];
-  const queued: Array<() => void> = [];
-  const timers: Timers = {
-    setTimeout: (fn) => queued.push(fn),
-    clearTimeout: () => {},
-  };
+  const timers = new FakeTimers();
+  const requests: string[] = [];
   const fetchFn: FetchLike = async (url, init) => {
     if (url.pathname.endsWith('/api/stats')) {
       return new Response(JSON.stringify({ ...counters, online: 1, peak_online: 4, returning_players: 2 }), { status: 200 });
     }
-    if (init?.method === 'POST') return new Response(JSON.stringify({ ...session, handle: 'bob' }), { status: 200 });
-    const [status, body] = sessionAnswers.shift() ?? [500, {}];
+    requests.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    const [status, body] =
+      init?.method === 'POST'
+        ? (postAnswers.shift() ?? [200, { ...session, handle: 'bob' }])
+        : (sessionAnswers.shift() ?? [500, {}]);
     return new Response(JSON.stringify(body), { status });
   };
   const game = new Game({
     base: 'http://h/game/',
     fetch: fetchFn,
     timers,
-    socket: () => {
-      const s = new FakeSocket();
+    socket: (url) => {
+      const s = new FakeSocket(url);
       sockets.push(s);
       return s;
     },
   });
-  return { game, sockets, queued, last: () => sockets[sockets.length - 1]! };
+  return { game, sockets, timers, requests, last: () => sockets[sockets.length - 1]! };
 }
 
 describe('Game', () => {
@@ -145,13 +126,13 @@ describe('Game', () => {
   });
 
   it('does not apply a delta after a reconnect before the fresh board', async () => {
-    const { game, last, queued } = setup([[200, session]]);
+    const { game, last, timers } = setup([[200, session]]);
     await game.init();
     last().open();
     last().frame({ type: 'board', seq: 5, rows: [], ...counters });
     last().fail();
     expect(game.status).toBe('offline');
-    queued.shift()!();
+    timers.fire();
     last().open();
     expect(game.status).toBe('open');
     last().frame({ type: 'board_delta', seq: 6, size: 100, rows: [], drop: [], ...counters });
@@ -173,15 +154,15 @@ describe('Game', () => {
   });
 
   it('shows the handle form when reconnects keep failing and the cookie is gone', async () => {
-    const { game, sockets, queued, last } = setup([
+    const { game, sockets, timers, last } = setup([
       [200, session],
       [401, { error: 'no session' }],
     ]);
     await game.init();
     last().fail();
-    queued.shift()!();
+    timers.fire();
     last().fail();
-    queued.shift()!();
+    timers.fire();
     last().fail();
     await vi.waitFor(() => expect(game.phase).toBe('handle'));
     expect(game.session).toBeNull();
@@ -253,6 +234,144 @@ describe('Game', () => {
       } finally {
         vi.useRealTimers();
       }
+    });
+  });
+
+  describe('fair play', () => {
+    const reason = 'autoclicker';
+    const bannedBody = { error: `This player was banned by the moderators: ${reason}`, code: 'banned', reason };
+
+    /** Runs every timer there is, as a long wait would: nothing may reconnect. */
+    function waitLong(timers: FakeTimers) {
+      timers.advance(10 * 60_000);
+    }
+
+    it('ends on a 403 banned from api/session: no socket, no retry', async () => {
+      vi.useFakeTimers();
+      try {
+        const { game, sockets, requests } = setup([[403, bannedBody]]);
+        await game.init();
+        expect(game.phase).toBe('ended');
+        expect(game.ending).toEqual({ kind: 'banned', reason });
+        expect(game.session).toBeNull();
+        expect(sockets).toHaveLength(0);
+        await vi.advanceTimersByTimeAsync(60_000);
+        expect(requests).toEqual(['GET /game/api/session']);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('ends on close code 4003 with the reason from the close frame', async () => {
+      const { game, sockets, timers, requests, last } = setup([[200, session]]);
+      await game.init();
+      last().open();
+      game.startRename();
+      last().fail(4003, `banned: ${reason}`);
+      expect(game.phase).toBe('ended');
+      expect(game.ending).toEqual({ kind: 'banned', reason });
+      expect(game.renaming).toBe(false);
+      expect(game.status).toBe('idle');
+      expect(game.click()).toBe(false);
+      waitLong(timers);
+      expect(sockets).toHaveLength(1);
+      // A whole reason needs no second look.
+      expect(requests).toEqual(['GET /game/api/session']);
+    });
+
+    it('reads the whole reason once when the close frame may have cut it', async () => {
+      const long = 'r'.repeat(200);
+      const { game, requests, last } = setup([
+        [200, session],
+        [403, { ...bannedBody, error: `This player was banned by the moderators: ${long}`, reason: long }],
+      ]);
+      await game.init();
+      last().open();
+      last().fail(4003, `banned: ${long.slice(0, 115)}`);
+      expect(game.ending).toMatchObject({ kind: 'banned', reason: long.slice(0, 115) });
+      await vi.waitFor(() => expect(game.ending).toEqual({ kind: 'banned', reason: long }));
+      expect(requests).toEqual(['GET /game/api/session', 'GET /game/api/session']);
+    });
+
+    it('reaches the ban when the upgrade keeps failing (the 403 is invisible to a WebSocket)', async () => {
+      const { game, sockets, timers, last } = setup([
+        [200, session],
+        [403, bannedBody],
+      ]);
+      await game.init();
+      last().fail();
+      timers.fire();
+      last().fail();
+      timers.fire();
+      last().fail();
+      await vi.waitFor(() => expect(game.phase).toBe('ended'));
+      expect(game.ending).toEqual({ kind: 'banned', reason });
+      waitLong(timers);
+      expect(sockets).toHaveLength(3);
+    });
+
+    it('ends when a rename is answered banned', async () => {
+      const { game, timers, sockets, last } = setup([[200, session]], [[403, bannedBody]]);
+      await game.init();
+      last().open();
+      game.startRename();
+      expect(await game.submitHandle('carol')).toBeNull();
+      expect(game.phase).toBe('ended');
+      expect(game.ending).toEqual({ kind: 'banned', reason });
+      expect(last().closedWith).toBe(1000);
+      waitLong(timers);
+      expect(sockets).toHaveLength(1);
+    });
+
+    it('ends on 4004 and plays again afresh on request', async () => {
+      const fresh = { ...session, score: 0, best: 0, total: 0 };
+      const { game, sockets, timers, last } = setup([
+        [200, session],
+        [200, fresh],
+      ]);
+      await game.init();
+      last().open();
+      last().fail(4004, 'removed by a moderator');
+      expect(game.phase).toBe('ended');
+      expect(game.ending).toEqual({ kind: 'removed' });
+      waitLong(timers);
+      expect(sockets).toHaveLength(1);
+
+      await game.playAgain();
+      expect(game.phase).toBe('game');
+      expect(game.ending).toBeNull();
+      expect(game.session?.score).toBe(0);
+      expect(sockets).toHaveLength(2);
+      last().open();
+      expect(game.online).toBe(true);
+      game.destroy();
+    });
+
+    it('ends on 4008 without reconnecting', async () => {
+      const { game, sockets, timers, last } = setup([[200, session]]);
+      await game.init();
+      last().open();
+      expect(game.click()).toBe(true);
+      last().fail(4008, 'too many frames');
+      expect(game.phase).toBe('ended');
+      expect(game.ending).toEqual({ kind: 'flood' });
+      expect(game.status).not.toBe('offline');
+      waitLong(timers);
+      expect(sockets).toHaveLength(1);
+    });
+
+    it("shows the server's message when a moderator locked the handle, and keeps it", async () => {
+      const error = 'your handle was set by a moderator and cannot be changed';
+      const { game, last } = setup([[200, session]], [[403, { error, code: 'handle_locked' }]]);
+      await game.init();
+      last().open();
+      game.startRename();
+      expect(await game.submitHandle('carol')).toBe(error);
+      expect(game.renaming).toBe(true);
+      expect(game.phase).toBe('game');
+      expect(game.session?.handle).toBe('alice');
+      expect(game.online).toBe(true);
+      game.destroy();
     });
   });
 

@@ -127,6 +127,16 @@ describe('HTTP bodies', () => {
     expect(parseErrorBody('oops')).toBeNull();
   });
 
+  it("keeps a ban's reason, and drops one of the wrong type", () => {
+    const error = 'This player was banned by the moderators: autoclicker';
+    expect(parseErrorBody({ error, code: 'banned', reason: 'autoclicker' })).toEqual({
+      error,
+      code: 'banned',
+      reason: 'autoclicker',
+    });
+    expect(parseErrorBody({ error, code: 'banned', reason: 7 })).toEqual({ error, code: 'banned' });
+  });
+
   it('parses a leaderboard object', () => {
     expect(parseLeaderboard({ top: [row], ...counters })).toEqual({ top: [row], ...counters });
     expect(parseLeaderboard({ top: 'x', ...counters })).toBeNull();

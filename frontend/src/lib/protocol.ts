@@ -78,16 +78,22 @@ export interface StatsFrame extends Counters {
 /**
  * Machine-readable reasons the server may add to error frames and HTTP error bodies.
  * "unavailable": the game's storage is unreachable; nothing was counted, the server retries.
+ * "banned": a moderator banned this player; `reason` says why. Nothing the page can retry.
+ * "handle_locked": a moderator set the handle; the player cannot rename.
  * Codes this page does not know are kept as they came, so a newer server breaks nothing.
  */
-export type ErrorCode = 'unavailable' | (string & {});
+export type ErrorCode = 'unavailable' | 'banned' | 'handle_locked' | (string & {});
 
 export const CODE_UNAVAILABLE: ErrorCode = 'unavailable';
+export const CODE_BANNED: ErrorCode = 'banned';
+export const CODE_HANDLE_LOCKED: ErrorCode = 'handle_locked';
 
 /** `{"error":"...","code":"..."}`: an HTTP error body, and the payload of an error frame. */
 export interface ErrorBody {
   error: string;
   code?: ErrorCode;
+  /** A ban's reason, with code "banned". */
+  reason?: string;
 }
 
 export interface ErrorFrame extends ErrorBody {
@@ -189,9 +195,13 @@ export function parseStats(v: unknown): Stats | null {
 /** An error body; null when there is no error text or the code is not a string. */
 export function parseErrorBody(v: unknown): ErrorBody | null {
   if (!isObj(v) || !isStr(v.error)) return null;
-  const { error, code } = v;
-  if (code === undefined) return { error };
-  return isStr(code) ? { error, code } : null;
+  const { error, code, reason } = v;
+  if (code !== undefined && !isStr(code)) return null;
+  const out: ErrorBody = { error };
+  if (code !== undefined) out.code = code;
+  // A reason of the wrong type is left out; the error text still says what happened.
+  if (isStr(reason)) out.reason = reason;
+  return out;
 }
 
 /**

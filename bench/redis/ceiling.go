@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/clickthebutton/clickthebutton/game/redisgame"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -34,18 +36,26 @@ type ceilingConfig struct {
 // The ceiling's keys. redis-benchmark puts a random 12-digit number in place of
 // __rand_int__, and cannot make the partition part of a key follow it, so the players
 // all live in one partition: still the script's full path (the board and counters it
-// updates), on one board of every player rather than 64 smaller ones.
-const (
-	ceilingPart     = "ctb:{p00}:part"
-	ceilingBoard    = "ctb:{p00}:board"
-	ceilingTemplate = "ctb:{p00}:pl:__rand_int__"
-	// ceilingFlipped stands for the flipped id: the script only copies it into the
-	// board member, which the handle already makes unique.
-	ceilingFlipped = "0123456789abcdef0123456789abcdef"
-)
+// updates), on one board of every player rather than 64 smaller ones. The keys are
+// those of one real player of that partition with its id replaced, so they follow the
+// backend's names; every request passes that player's id as the id argument, which
+// the script only looks up in the bans and writes to the suspects.
+func ceilingKeys() (template string, rest []string, id uuid.UUID) {
+	for i := uint64(0); ; i++ {
+		var u uuid.UUID
+		binary.BigEndian.PutUint64(u[8:], i)
+		keys, _ := redisgame.ClickKeys(u)
+		if strings.HasPrefix(keys[1], "ctb:{p00}:") {
+			return strings.TrimSuffix(keys[0], u.String()) + "__rand_int__", keys[1:], u
+		}
+	}
+}
 
 // ceilingKey is the key redis-benchmark makes of the random number i.
-func ceilingKey(i int) string { return fmt.Sprintf("ctb:{p00}:pl:%012d", i) }
+func ceilingKey(i int) string {
+	template, _, _ := ceilingKeys()
+	return strings.Replace(template, "__rand_int__", fmt.Sprintf("%012d", i), 1)
+}
 
 // benchmarkArgs are redis-benchmark's arguments to run the click script loaded as
 // sha against host:port, on random players below c.players.
@@ -55,10 +65,12 @@ func benchmarkArgs(host, port, sha string, c ceilingConfig) []string {
 		"-c", strconv.Itoa(c.conns), "-P", strconv.Itoa(c.pipeline),
 		"-n", strconv.Itoa(c.requests), "-r", strconv.Itoa(c.players),
 		"--csv",
-		"EVALSHA", sha, "3", ceilingTemplate, ceilingPart, ceilingBoard,
 	}
-	args = append(args, ruleArgs(game.DefaultConfig())...)
-	return append(args, ceilingFlipped, "") // "": the script reads Redis's TIME
+	template, rest, id := ceilingKeys()
+	args = append(args, "EVALSHA", sha, strconv.Itoa(1+len(rest)), template)
+	args = append(args, rest...)
+	// "": the script reads Redis's TIME.
+	return append(args, redisgame.ClickArgs(game.DefaultConfig(), id, "")...)
 }
 
 // safeWord matches the arguments a POSIX shell takes as they are.
@@ -218,7 +230,8 @@ func ceilingRun(ctx context.Context, admin *redis.Client, args []string, c ceili
 // ceilingCounts reads the clicks the script applied to the ceiling's partition, all
 // of them (counted and refused), and those refused.
 func ceilingCounts(ctx context.Context, rdb *redis.Client) (done, refused int64, err error) {
-	v, err := rdb.HMGet(ctx, ceilingPart, "clicks", "refused").Result()
+	_, rest, _ := ceilingKeys()
+	v, err := rdb.HMGet(ctx, rest[0], "clicks", "refused").Result()
 	if err != nil {
 		return 0, 0, fmt.Errorf("read the ceiling's counters: %w", err)
 	}

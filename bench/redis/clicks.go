@@ -55,22 +55,10 @@ type clickResult struct {
 	refused uint64
 }
 
-// ruleArgs are the script's first five ARGV for rules c, formatted as the backend
-// formats them in redisgame.Open, so the script does what it does in the game.
-func ruleArgs(c game.Config) []string {
-	return []string{
-		strconv.Itoa(c.ThrottleLimit),
-		strconv.FormatInt(c.ThrottleWindow.Milliseconds(), 10),
-		strconv.FormatInt(c.ThrottlePenalty.Microseconds(), 10),
-		strconv.FormatInt(c.IdleReset.Microseconds(), 10),
-		strconv.Itoa(c.BoardSize),
-	}
-}
-
 // makePlayers builds n players with ids from a fixed seed, so that every run spreads
 // them over the same partitions.
 func makePlayers(n int) ([]clickPlayer, error) {
-	rules := ruleArgs(game.DefaultConfig())
+	rules := game.DefaultConfig()
 	ids := rand.NewChaCha8([32]byte{'c', 't', 'b'})
 	ps := make([]clickPlayer, n)
 	for i := range ps {
@@ -78,9 +66,9 @@ func makePlayers(n int) ([]clickPlayer, error) {
 		if err != nil {
 			return nil, err
 		}
-		keys, flipped := redisgame.PlayerKeys(id)
+		keys, _ := redisgame.ClickKeys(id)
 		// The empty clock makes the script read Redis's TIME, as in production.
-		args := append(append([]string(nil), rules...), flipped, "")
+		args := redisgame.ClickArgs(rules, id, "")
 		anyArgs := make([]any, len(args))
 		for j, a := range args {
 			anyArgs[j] = a

@@ -3,9 +3,13 @@ package main
 import (
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/game/redisgame"
 )
 
 // TestBuckets checks that every value lands in a bucket whose bounds hold it, and
@@ -84,21 +88,39 @@ func TestParseBenchmarkCSV(t *testing.T) {
 	}
 }
 
-// TestBenchmarkArgs checks the command's shape: three keys that redis-benchmark's
-// random numbers turn into the players' keys, then the script's seven arguments.
+// TestBenchmarkArgs checks the command's shape: the click script's keys, of which the
+// first is the template redis-benchmark's random numbers turn into the players' keys,
+// all in one partition, then the script's arguments as the backend passes them.
 func TestBenchmarkArgs(t *testing.T) {
 	args := benchmarkArgs("127.0.0.1", "27391", "sha", ceilingConfig{players: 5000, conns: 50, pipeline: 16, requests: 1000})
 	i := slices.Index(args, "EVALSHA")
-	if i < 0 || len(args)-i != 1+2+3+7 {
+	if i < 0 || args[i+1] != "sha" {
 		t.Fatalf("args %q", args)
 	}
-	if got := strings.Replace(args[i+3], "__rand_int__", "000000004999", 1); got != ceilingKey(4999) {
+	want := "redis-benchmark -h 127.0.0.1 -p 27391 -c 50 -P 16 -n 1000 -r 5000 --csv"
+	if got := "redis-benchmark " + shellLine(args[:i]); got != want {
+		t.Errorf("command\n got %s\nwant %s", got, want)
+	}
+	_, _, id := ceilingKeys()
+	realKeys, _ := redisgame.ClickKeys(id)
+	nkeys, err := strconv.Atoi(args[i+2])
+	if err != nil || nkeys != len(realKeys) {
+		t.Fatalf("numkeys %q, the script takes %d", args[i+2], len(realKeys))
+	}
+	keys := args[i+3 : i+3+nkeys]
+	if got := strings.Replace(keys[0], "__rand_int__", "000000004999", 1); got != ceilingKey(4999) {
 		t.Errorf("key template gives %q, players are %q", got, ceilingKey(4999))
 	}
-	want := "redis-benchmark -h 127.0.0.1 -p 27391 -c 50 -P 16 -n 1000 -r 5000 --csv EVALSHA sha 3 " +
-		"'ctb:{p00}:pl:__rand_int__' 'ctb:{p00}:part' 'ctb:{p00}:board' 50 1000 60000000 300000000 100 " + ceilingFlipped + " ''"
-	if got := "redis-benchmark " + shellLine(args); got != want {
-		t.Errorf("command\n got %s\nwant %s", got, want)
+	if !slices.Equal(keys[1:], realKeys[1:]) {
+		t.Errorf("keys %q, a player of that partition has %q", keys[1:], realKeys[1:])
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "ctb:{p00}:") {
+			t.Errorf("key %q is not in partition 00", k)
+		}
+	}
+	if got, want := args[i+3+nkeys:], redisgame.ClickArgs(game.DefaultConfig(), id, ""); !slices.Equal(got, want) {
+		t.Errorf("arguments %q, want %q", got, want)
 	}
 	if got := shellLine([]string{"it's"}); got != `'it'\''s'` {
 		t.Errorf("shellLine quote: %s", got)

@@ -163,15 +163,19 @@ redisbench() {
 	wait "$rpid" 2>/dev/null || true
 }
 
+# report writes summary.md and the charts the results call for (chart.svg,
+# scaleout.svg), each also as PNG when rsvg-convert is there, and prints the summary.
 report() {
 	"$BENCH_BIN/report" -dir "$OUT" >/dev/null
-	if [ -f "$OUT/chart.svg" ]; then
+	local svg
+	for svg in "$OUT/chart.svg" "$OUT/scaleout.svg"; do
+		[ -f "$svg" ] || continue
 		if command -v rsvg-convert >/dev/null; then
-			rsvg-convert -o "$OUT/chart.png" "$OUT/chart.svg"
+			rsvg-convert -o "${svg%.svg}.png" "$svg"
 		else
-			log "rsvg-convert missing (apt-get install -y librsvg2-bin): chart left as SVG"
+			log "rsvg-convert missing (apt-get install -y librsvg2-bin): $(basename "$svg") left as SVG"
 		fi
-	fi
+	done
 	cat "$OUT/summary.md"
 	log "results in $OUT"
 }

@@ -405,13 +405,4 @@ done
 loadavg "end"
 cat "$OUT/loadavg.txt" >>"$OUT/machine.txt"
 rm -rf "$OUT"/data-*/ "$OUT"/redis-*/ "$OUT"/cluster-*/ # the logs stay
-"$BENCH_BIN/report" -dir "$OUT" >/dev/null
-if [ -f "$OUT/scaleout.svg" ]; then
-	if command -v rsvg-convert >/dev/null; then
-		rsvg-convert -o "$OUT/scaleout.png" "$OUT/scaleout.svg"
-	else
-		log "rsvg-convert missing (apt-get install -y librsvg2-bin): chart left as SVG"
-	fi
-fi
-cat "$OUT/summary.md"
-log "results in $OUT"
+report

@@ -210,25 +210,7 @@ type botState struct {
 // now, or 0: only the attempt that crosses a threshold returns a rule, once, until a
 // moderator clears the flag.
 func (b *botState) observe(t int64, r BotRules) BotRule {
-	// The sustained-rate window starts at the first attempt after the previous one
-	// ended; an attempt stamped before its start (another tab's) counts in it.
-	ms := uint64(t / int64(time.Millisecond))
-	windowMs := uint64(r.Window / time.Millisecond)
-	var attempts uint64
-	for {
-		w := b.rateWindow.Load()
-		start, n := w>>attemptBits, w&attemptMask
-		if ms >= start && ms-start >= windowMs {
-			start, n = ms, 0
-		}
-		if n < attemptMask {
-			n++
-		}
-		if b.rateWindow.CompareAndSwap(w, start<<attemptBits|n) {
-			attempts = n
-			break
-		}
-	}
+	attempts := countInWindow(&b.rateWindow, t, r.Window)
 	// The interval since the previous attempt, whichever tab made it.
 	var timing uint64
 	if last := b.lastAttempt.Swap(t); last != 0 && t > last {

@@ -293,23 +293,29 @@ func advance(a *atomic.Int64, t int64) {
 }
 
 // countAttempt records one attempt in p's current throttle window and returns how many
-// attempts the window holds now. A window starts at the first attempt after the
-// previous one ended; an attempt stamped a little before the window's start (another
-// tab's, read a moment earlier) counts in it rather than starting a new one.
+// attempts the window holds now.
 func (e *Engine) countAttempt(p *memPlayer, t int64) int {
+	return int(countInWindow(&p.window, t, e.cfg.ThrottleWindow))
+}
+
+// countInWindow adds one attempt at t to the window packed in w (its start in ms and
+// its count) and returns the count. The window starts at the first attempt after the
+// previous one ended; an attempt stamped a little before its start (another tab's,
+// read a moment earlier) counts in it rather than starting a new one.
+func countInWindow(w *atomic.Uint64, t int64, window time.Duration) uint64 {
 	ms := uint64(t / int64(time.Millisecond))
-	windowMs := uint64(e.cfg.ThrottleWindow / time.Millisecond)
+	windowMs := uint64(window / time.Millisecond)
 	for {
-		w := p.window.Load()
-		start, n := w>>attemptBits, w&attemptMask
+		old := w.Load()
+		start, n := old>>attemptBits, old&attemptMask
 		if ms >= start && ms-start >= windowMs {
 			start, n = ms, 0
 		}
 		if n < attemptMask {
 			n++
 		}
-		if p.window.CompareAndSwap(w, start<<attemptBits|n) {
-			return int(n)
+		if w.CompareAndSwap(old, start<<attemptBits|n) {
+			return n
 		}
 	}
 }

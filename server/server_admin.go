@@ -163,11 +163,7 @@ func (s *Server) adminInfo(c echo.Context, p game.Player) error {
 // handleAdminList lists players, best first, optionally only those matching q: a
 // player id (exact), a public tag (exact), or a part of the handle (any case).
 func (s *Server) handleAdminList(c echo.Context) error {
-	limit, err := queryInt(c, "limit", adminDefaultLimit, 1, adminMaxLimit)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(c, "offset", 0, 0, adminMaxOffset)
+	offset, limit, err := queryPage(c)
 	if err != nil {
 		return err
 	}
@@ -219,6 +215,15 @@ func (s *Server) adminMatch(q string) func(uuid.UUID, string) bool {
 		}
 		return tagShaped && s.id.tag(id) == q
 	}
+}
+
+// queryPage reads a list's offset and limit query parameters.
+func queryPage(c echo.Context) (offset, limit int, err error) {
+	if limit, err = queryInt(c, "limit", adminDefaultLimit, 1, adminMaxLimit); err != nil {
+		return 0, 0, err
+	}
+	offset, err = queryInt(c, "offset", 0, 0, adminMaxOffset)
+	return offset, limit, err
 }
 
 // queryInt reads an integer query parameter within [lo, hi], def when absent.

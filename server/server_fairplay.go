@@ -129,11 +129,7 @@ func (s *Server) handleAdminUnlock(c echo.Context) error {
 // handleAdminSuspects lists the players the bot detection flagged, newest first, with
 // the evidence.
 func (s *Server) handleAdminSuspects(c echo.Context) error {
-	limit, err := queryInt(c, "limit", adminDefaultLimit, 1, adminMaxLimit)
-	if err != nil {
-		return err
-	}
-	offset, err := queryInt(c, "offset", 0, 0, adminMaxOffset)
+	offset, limit, err := queryPage(c)
 	if err != nil {
 		return err
 	}

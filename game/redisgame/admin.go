@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,13 +85,7 @@ func (b *Backend) liveNodes(ctx context.Context) (map[string]bool, error) {
 // record builds a player's record from its handle and packed numbers (the d field,
 // µs times), the idle reset applied as of now (µs).
 func (b *Backend) record(id uuid.UUID, h, d string, now int64) game.Record {
-	var v [5]int64 // s b ba t lc
-	for i, f := range strings.Fields(d) {
-		if i == len(v) {
-			break
-		}
-		v[i], _ = strconv.ParseInt(f, 10, 64)
-	}
+	v := unpackD(d)
 	r := game.Record{ID: id, Handle: h, Score: v[0], Best: v[1], Total: v[3], LastClick: micros(v[4]), BestAt: micros(v[2])}
 	if v[4] != 0 && now-v[4] >= b.cfg.IdleReset.Microseconds() {
 		r.Score = 0
@@ -238,4 +233,27 @@ func (b *Backend) findOnBoards(ctx context.Context, offset, limit int) ([]game.P
 	}
 	out, _, err := b.infos(ctx, page, 0)
 	return out, err == nil, err
+}
+
+// unpackD reads the first five numbers of a player's d field (s b ba t lc): "B" and
+// little-endian doubles as the scripts' packd writes them, or numbers and spaces as
+// earlier versions wrote. What does not parse reads as 0, as a missing field does.
+func unpackD(d string) (v [5]int64) {
+	if len(d) >= 1+8*len(v) && d[0] == 'B' {
+		for i := range v {
+			var bits uint64
+			for j := 8; j > 0; j-- {
+				bits = bits<<8 | uint64(d[8*i+j])
+			}
+			v[i] = int64(math.Float64frombits(bits))
+		}
+		return v
+	}
+	for i, f := range strings.Fields(d) {
+		if i == len(v) {
+			break
+		}
+		v[i], _ = strconv.ParseInt(f, 10, 64)
+	}
+	return v
 }

@@ -93,15 +93,22 @@ local function clock(arg)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
--- d: s b ba t lc ws wn v na q
+-- d: s b ba t lc ws wn v na q. Written as "B" and ten little-endian doubles (every
+-- integer the game keeps is below 2^53, so exact): struct packs them in a fraction of
+-- the time string.format and string.match take, which was most of a click's cost.
+-- Text (ten numbers and spaces, as earlier versions wrote) is still read.
 local function unpackd(d)
   if not d then return 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
+  if string.byte(d, 1) == 66 then
+    local a, b, c, e, f, g, h, i, j, k = struct.unpack('<dddddddddd', d, 2)
+    return a, b, c, e, f, g, h, i, j, k
+  end
   local a, b, c, e, f, g, h, i, j, k = string.match(d, '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
   return tonumber(a), tonumber(b), tonumber(c), tonumber(e), tonumber(f), tonumber(g),
     tonumber(h), tonumber(i), tonumber(j), tonumber(k)
 end
 local function packd(s, b, ba, t, lc, ws, wn, v, na, q)
-  return string.format('%d %d %d %d %d %d %d %d %d %d', s, b, ba, t, lc, ws, wn, v, na, q)
+  return 'B' .. struct.pack('<dddddddddd', s, b, ba, t, lc, ws, wn, v, na, q)
 end
 local function member(ba, flipped, handle)
   return string.format('%016x', 9007199254740991 - ba) .. flipped .. handle
@@ -196,8 +203,12 @@ local function set(k, val) sets[#sets + 1] = k; sets[#sets + 1] = val end
 -- the bot detection: a window of attempts and the statistics of the intervals
 local rs, rn, la, c, mean, var = 0, 0, 0, 0, 0, 0
 if f[5] then
-  local x1, x2, x3, x4, x5, x6 = string.match(f[5], '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
-  rs, rn, la, c, mean, var = tonumber(x1), tonumber(x2), tonumber(x3), tonumber(x4), tonumber(x5), tonumber(x6)
+  if string.byte(f[5], 1) == 66 then
+    rs, rn, la, c, mean, var = struct.unpack('<dddddd', f[5], 2)
+  else
+    local x1, x2, x3, x4, x5, x6 = string.match(f[5], '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
+    rs, rn, la, c, mean, var = tonumber(x1), tonumber(x2), tonumber(x3), tonumber(x4), tonumber(x5), tonumber(x6)
+  end
 end
 if ms >= rs and ms - rs >= tonumber(ARGV[9]) then rs, rn = ms, 0 end
 rn = rn + 1
@@ -214,7 +225,7 @@ if la ~= 0 and now > la then
   end
 end
 la = now
-set('bt', string.format('%d %d %d %d %d %d', rs, rn, la, c, mean, var))
+set('bt', 'B' .. struct.pack('<dddddd', rs, rn, la, c, mean, var))
 local flagged = f[6]
 local hidden = f[7]
 if not flagged then
@@ -301,7 +312,7 @@ if redis.call('HEXISTS', KEYS[1], 'h') == 1 then
   if ARGV[3] == 'new' then return {-1} end
   return state(0, KEYS[1], now)
 end
-redis.call('HSET', KEYS[1], 'h', ARGV[2], 'd', '0 0 0 0 0 0 0 0 0 1', 'jt', str(now))
+redis.call('HSET', KEYS[1], 'h', ARGV[2], 'd', packd(0, 0, 0, 0, 0, 0, 0, 0, 0, 1), 'jt', str(now))
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'players', 1)
 redis.call('HINCRBY', KEYS[2], 'edits', 1)
@@ -515,7 +526,7 @@ const importSrc = prelude + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local best, ba = tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('HSET', KEYS[1], 'h', ARGV[2], 'jt', ARGV[10],
-  'd', ARGV[3] .. ' ' .. ARGV[4] .. ' ' .. ARGV[5] .. ' ' .. ARGV[6] .. ' ' .. ARGV[7] .. ' 0 0 0 0 1')
+  'd', packd(tonumber(ARGV[3]), best, ba, tonumber(ARGV[6]), tonumber(ARGV[7]), 0, 0, 0, 0, 1))
 if best > 0 then
   local m = member(ba, ARGV[8], ARGV[2])
   redis.call('ZADD', KEYS[3], ARGV[4], m)

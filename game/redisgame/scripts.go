@@ -93,22 +93,27 @@ local function clock(arg)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
--- d: s b ba t lc ws wn v na q. Written as "B" and ten little-endian doubles (every
--- integer the game keeps is below 2^53, so exact): struct packs them in a fraction of
--- the time string.format and string.match take, which was most of a click's cost.
--- Text (ten numbers and spaces, as earlier versions wrote) is still read.
-local function unpackd(d)
+-- A player's numbers: d holds s b ba t lc, w holds ws wn v na q, each "B" and five
+-- little-endian doubles (every integer the game keeps is below 2^53, so exact):
+-- struct packs them in a fraction of the time string.format and string.match take,
+-- which was most of a click's cost, and two fields of 41 bytes keep the hash in
+-- Redis's compact encoding (values up to hash-max-listpack-value, 64 bytes). d as ten
+-- numbers and spaces, as earlier versions wrote it, is still read.
+local function unpackd(d, w)
   if not d then return 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 end
   if string.byte(d, 1) == 66 then
-    local a, b, c, e, f, g, h, i, j, k = struct.unpack('<dddddddddd', d, 2)
-    return a, b, c, e, f, g, h, i, j, k
+    local s, b, ba, t, lc = struct.unpack('<ddddd', d, 2)
+    if not w then return s, b, ba, t, lc, 0, 0, 0, 0, 0 end
+    local ws, wn, v, na, q = struct.unpack('<ddddd', w, 2)
+    return s, b, ba, t, lc, ws, wn, v, na, q
   end
   local a, b, c, e, f, g, h, i, j, k = string.match(d, '^(%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+) (%d+)$')
   return tonumber(a), tonumber(b), tonumber(c), tonumber(e), tonumber(f), tonumber(g),
     tonumber(h), tonumber(i), tonumber(j), tonumber(k)
 end
+-- packd returns the d and w fields.
 local function packd(s, b, ba, t, lc, ws, wn, v, na, q)
-  return 'B' .. struct.pack('<dddddddddd', s, b, ba, t, lc, ws, wn, v, na, q)
+  return 'B' .. struct.pack('<ddddd', s, b, ba, t, lc), 'B' .. struct.pack('<ddddd', ws, wn, v, na, q)
 end
 local function member(ba, flipped, handle)
   return string.format('%016x', 9007199254740991 - ba) .. flipped .. handle
@@ -121,8 +126,8 @@ end
 -- the reply a node keeps: status, then h s b ba t lc v na q n, the clock, the ban's
 -- reason (or ''), whether the handle is locked, when the player was flagged (or 0)
 local function state(status, key, now, ban)
-  local f = redis.call('HMGET', key, 'h', 'd', 'n', 'lk', 'fl')
-  local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2])
+  local f = redis.call('HMGET', key, 'h', 'd', 'n', 'lk', 'fl', 'w')
+  local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2], f[6])
   local fl = 0
   if f[5] then fl = tonumber(string.match(f[5], '^(%d+)')) end
   return {status, f[1] or '', s, b, ba, t, lc, v, na, q, num(f[3]), now, ban or '', f[4] and 1 or 0, fl}
@@ -189,11 +194,11 @@ func ruleArgs(c game.Config) args {
 // window ms, regularity, regular rate, bot action, now µs or "".
 const clickSrc = prelude + `
 local now = clock(ARGV[13])
-local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'm', 'n', 'bt', 'fl', 'hd')
+local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'm', 'n', 'bt', 'fl', 'hd', 'w')
 if not f[1] then return {-1} end
 local ban = redis.call('HGET', KEYS[4], ARGV[7])
 if ban then return {-2, ban} end
-local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2])
+local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2], f[8])
 q = q + 1
 local penalty = tonumber(ARGV[3])
 local ms = math.floor(now / 1000)
@@ -274,7 +279,9 @@ elseif v ~= 0 and now - v < penalty then
   if now < na then counted = false else na = now + penalty end
 end
 if not counted then
-  set('d', packd(s, b, ba, t, lc, ws, wn, v, na, q))
+  local d, w = packd(s, b, ba, t, lc, ws, wn, v, na, q)
+  set('d', d)
+  set('w', w)
   redis.call('HSET', KEYS[1], unpack(sets))
   redis.call('HINCRBY', KEYS[2], 'refused', 1)
   return {0, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, 0}
@@ -293,7 +300,9 @@ if s > b then
     set('m', m)
   end
 end
-set('d', packd(s, b, ba, t, lc, ws, wn, v, na, q))
+local d, w = packd(s, b, ba, t, lc, ws, wn, v, na, q)
+set('d', d)
+set('w', w)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call('HINCRBY', KEYS[2], 'clicks', 1)
 return {1, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, 0}
@@ -312,7 +321,8 @@ if redis.call('HEXISTS', KEYS[1], 'h') == 1 then
   if ARGV[3] == 'new' then return {-1} end
   return state(0, KEYS[1], now)
 end
-redis.call('HSET', KEYS[1], 'h', ARGV[2], 'd', packd(0, 0, 0, 0, 0, 0, 0, 0, 0, 1), 'jt', str(now))
+local d, w = packd(0, 0, 0, 0, 0, 0, 0, 0, 0, 1)
+redis.call('HSET', KEYS[1], 'h', ARGV[2], 'd', d, 'w', w, 'jt', str(now))
 redis.call('SADD', KEYS[3], ARGV[1])
 redis.call('HINCRBY', KEYS[2], 'players', 1)
 redis.call('HINCRBY', KEYS[2], 'edits', 1)
@@ -323,9 +333,11 @@ return state(1, KEYS[1], now)
 // reply as the later one.
 const bumpq = `
 local function bumpq(key, fn)
-  local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(redis.call('HGET', key, 'd'))
+  local g = redis.call('HMGET', key, 'd', 'w')
+  local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(g[1], g[2])
   if fn then s, b, ba = fn(s, b, ba) end
-  redis.call('HSET', key, 'd', packd(s, b, ba, t, lc, ws, wn, v, na, q + 1))
+  local d, w = packd(s, b, ba, t, lc, ws, wn, v, na, q + 1)
+  redis.call('HSET', key, 'd', d, 'w', w)
   return s, b, ba
 end
 `
@@ -440,14 +452,15 @@ return 1
 //
 // KEYS: player, partition, board, bans, suspects. ARGV: id, flipped id, bot action.
 const clearSrc = prelude + `
-local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'hd', 'fl')
+local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'hd', 'fl', 'w')
 if not f[1] then return -1 end
 if not f[4] then return 1 end
 redis.call('HDEL', KEYS[1], 'fl', 'bt', 'hd')
 redis.call('ZREM', KEYS[5], ARGV[1])
-local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2])
+local s, b, ba, t, lc, ws, wn, v, na, q = unpackd(f[2], f[5])
 if ARGV[3] == 'throttle' then v = 0 end
-redis.call('HSET', KEYS[1], 'd', packd(s, b, ba, t, lc, ws, wn, v, na, q + 1))
+local d, w = packd(s, b, ba, t, lc, ws, wn, v, na, q + 1)
+redis.call('HSET', KEYS[1], 'd', d, 'w', w)
 if f[3] and b > 0 and redis.call('HEXISTS', KEYS[4], ARGV[1]) == 0 then
   local m = member(ba, ARGV[2], f[1])
   redis.call('ZADD', KEYS[3], str(b), m)
@@ -525,8 +538,8 @@ return state(1, KEYS[1], clock(''), redis.call('HGET', KEYS[2], ARGV[1]))
 const importSrc = prelude + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local best, ba = tonumber(ARGV[4]), tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], 'h', ARGV[2], 'jt', ARGV[10],
-  'd', packd(tonumber(ARGV[3]), best, ba, tonumber(ARGV[6]), tonumber(ARGV[7]), 0, 0, 0, 0, 1))
+local d, w = packd(tonumber(ARGV[3]), best, ba, tonumber(ARGV[6]), tonumber(ARGV[7]), 0, 0, 0, 0, 1)
+redis.call('HSET', KEYS[1], 'h', ARGV[2], 'jt', ARGV[10], 'd', d, 'w', w)
 if best > 0 then
   local m = member(ba, ARGV[8], ARGV[2])
   redis.call('ZADD', KEYS[3], ARGV[4], m)

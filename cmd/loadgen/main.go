@@ -338,6 +338,10 @@ func runWorker(ctx context.Context, cfg config, goAt func(ready func() time.Time
 	time.Sleep(time.Until(we))
 	stopProfile()
 	ru1 := selfCPU()
+	// A click still in flight changes the boards after the clients stop reading: wait
+	// (at most another drain) for every sent click's acknowledgement, then give the
+	// boards a drain to catch up.
+	w.awaitAcks(ctx, cfg.Drain)
 	select {
 	case <-ctx.Done():
 	case <-time.After(cfg.Drain):

@@ -608,6 +608,27 @@ func (w *worker) clickLoop(ctx context.Context, until time.Time, mine []*client,
 	}
 }
 
+// awaitAcks waits until no client has a click without its acknowledgement, or max
+// has passed (a click the throttle refused is never acknowledged by a higher total).
+func (w *worker) awaitAcks(ctx context.Context, max time.Duration) {
+	deadline := time.Now().Add(max)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		waiting := false
+		for _, c := range w.clients {
+			c.amu.Lock()
+			waiting = len(c.pending) > 0
+			c.amu.Unlock()
+			if waiting {
+				break
+			}
+		}
+		if !waiting {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (w *worker) probeLoop(ctx context.Context, until time.Time, p *probe) {
 	t := time.NewTicker(time.Duration(float64(time.Second) / w.cfg.ProbeRate))
 	defer t.Stop()

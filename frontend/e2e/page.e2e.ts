@@ -230,6 +230,22 @@ describe('The page', () => {
     expect(await byTestId(a.page, 'player-handle').textContent()).toBe('𝐀'.repeat(24));
   });
 
+  it('has an audit that finds a violation when there is one', async () => {
+    const srv = await startServer();
+    const a = await player(srv.url);
+    await byTestId(a.page, 'handle-form').waitFor({ state: 'visible' });
+    await a.page.evaluate(() => {
+      const p = document.createElement('p');
+      p.id = 'faint';
+      p.textContent = 'faint text';
+      p.style.color = '#c8c8c8';
+      p.style.background = '#ffffff';
+      document.querySelector('main')?.append(p);
+    });
+    const found = await audit(a.page, 'planted');
+    expect(found.filter((f) => f.rule === 'color-contrast' && f.targets.some((t) => t.startsWith('#faint'))).length).toBe(4);
+  });
+
   it('passes the WCAG 2.1 A and AA audit on every screen, desktop and phone, light and dark', async () => {
     const srv = await startServer(['--throttle-limit', '5'], undefined, { CTB_ADMIN_TOKEN: TOKEN });
     const admin = new Admin(srv, TOKEN);

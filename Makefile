@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev cluster test test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long
+.PHONY: all run build web deps dev cluster test test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long screenshots
 
 all: build
 
@@ -63,6 +63,17 @@ test-web: deps
 ## test-e2e: browser tests against the real binary, in Debian's Chromium
 test-e2e: build
 	CTB_BIN=$(BIN) npm run test:e2e
+
+## screenshots: the README's screenshots (docs/screenshot-*.png), taken by the browser test
+## frontend/e2e/screenshots.e2e.ts from the real binary, then shrunk by pngquant when installed
+screenshots: build
+	CTB_SCREENSHOTS=docs CTB_BIN=$(BIN) npx vitest run --config vitest.e2e.config.ts frontend/e2e/screenshots.e2e.ts
+	@if command -v pngquant >/dev/null; then \
+		for f in docs/screenshot-desktop.png docs/screenshot-phone.png; do \
+			pngquant --force --strip --quality 70-90 --skip-if-larger --ext .png "$$f" || test $$? -eq 98 -o $$? -eq 99; \
+		done; \
+	else echo "pngquant not found (apt-get install pngquant): the screenshots are left unshrunk" >&2; fi
+	@ls -l docs/screenshot-desktop.png docs/screenshot-phone.png
 
 ## test-cluster: make cluster as a new user runs it, on free ports, stopped with Ctrl-C
 test-cluster: build

@@ -89,6 +89,7 @@ type boardFrame struct {
 	Seq  uint64    `json:"seq"`
 	Rows []rowJSON `json:"rows"`
 	statsJSON
+	Rate []int64 `json:"rate,omitempty"`
 }
 
 type deltaFrame struct {
@@ -103,6 +104,9 @@ type deltaFrame struct {
 type statsFrame struct {
 	Type string `json:"type"`
 	statsJSON
+	// Rate is the game's clicks per second over the last minute, oldest first; only
+	// in the frame of the tick that completed a second (server_pulse.go).
+	Rate []int64 `json:"rate,omitempty"`
 }
 
 type errorJSON struct {

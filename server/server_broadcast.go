@@ -22,16 +22,20 @@ type hub struct {
 	stats   statsJSON   // last published counters
 	full    []byte      // the board frame of board, encoded on first need
 	tags    map[uuid.UUID]string
+	pulse   *pulse  // only the hub goroutine changes it
+	rate    []int64 // the last published rate, for board frames and api/stats
 
 	targets []*client // the tick's copy of clients, reused; only the hub goroutine uses it
 }
 
 func newHub(s *Server) *hub {
+	stats := newStatsJSON(s.game.Stats())
 	return &hub{
 		s:     s,
 		board: s.game.Board(),
-		stats: newStatsJSON(s.game.Stats()),
+		stats: stats,
 		tags:  make(map[uuid.UUID]string),
+		pulse: newPulse(time.Now(), stats.TotalClicks),
 	}
 }
 
@@ -63,17 +67,27 @@ func (h *hub) tick(ctx context.Context) {
 		h.s.logBackend("tick", err)
 	}
 	stats := newStatsJSON(h.s.game.Stats())
+	var rate []int64
+	if h.pulse.observe(start, stats.TotalClicks) {
+		rate = h.pulse.snapshot()
+	}
 
 	// Under the lock: publish, and take the list of sockets. Queuing to thousands of
 	// sockets happens after it, so connects never wait behind a tick.
 	h.mu.Lock()
-	var frame, full []byte
+	var frame, pulseFrame, full []byte
 	switch {
 	case changed:
 		frame = h.encodeDelta(u, stats)
 		h.board, h.full = u, nil
-	case stats != h.stats:
+	case stats != h.stats && rate == nil:
 		frame = mustJSON(statsFrame{Type: "stats", statsJSON: stats})
+	}
+	if rate != nil {
+		// Once a second at most: the counters ride along, so a stats frame of its own
+		// is not needed on this tick.
+		pulseFrame = mustJSON(statsFrame{Type: "stats", statsJSON: stats, Rate: rate})
+		h.rate, h.full = rate, nil
 	}
 	if h.stats != stats {
 		h.stats, h.full = stats, nil
@@ -101,12 +115,22 @@ func (h *hub) tick(ctx context.Context) {
 		case frame != nil:
 			c.sess.Write(frame)
 		}
+		if pulseFrame != nil && !force {
+			c.sess.Write(pulseFrame)
+		}
 		c.mu.Lock()
 		c.sendState(h.s.game.State(c.p), force)
 		c.mu.Unlock()
 	}
 	clear(targets) // drop references to closed sockets until the next tick
 	h.targets = targets
+}
+
+// lastRate returns the rate of the last completed second's frame, nil before the first.
+func (h *hub) lastRate() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rate
 }
 
 func (h *hub) tag(id uuid.UUID) string {
@@ -152,7 +176,7 @@ func (h *hub) encodeDelta(u game.Update, stats statsJSON) []byte {
 // fullFrame returns the board frame of the current board. Call with h.mu held.
 func (h *hub) fullFrame() []byte {
 	if h.full == nil {
-		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: h.stats})
+		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: h.stats, Rate: h.rate})
 	}
 	return h.full
 }

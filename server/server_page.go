@@ -32,6 +32,11 @@ func pageHandler(page fs.FS, basePath string) echo.HandlerFunc {
 		} else {
 			h.Set("Cache-Control", "no-cache")
 		}
+		// Go's own table does not know the web app manifest, and with nosniff the
+		// system's table (absent from many servers) would be the only other source.
+		if strings.HasSuffix(path, ".webmanifest") {
+			h.Set("Content-Type", "application/manifest+json")
+		}
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
 	}

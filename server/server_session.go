@@ -33,8 +33,14 @@ func (s *Server) sessionBody(p game.Player) sessionResponse {
 	}
 }
 
+// handleGetSession answers the cookie's session. Without one it is 401, unless the
+// request says the session is optional (?optional=1, as the page asks on every visit):
+// then 204, since a first visit is no error and a browser logs every 401 as one.
 func (s *Server) handleGetSession(c echo.Context) error {
 	p, err := s.playerOf(c.Request())
+	if errors.Is(err, errNoIdentity) && c.QueryParam("optional") != "" {
+		return c.NoContent(http.StatusNoContent)
+	}
 	if err != nil {
 		return s.sessionError("session", err)
 	}
@@ -106,11 +112,16 @@ func (s *Server) handleLeaderboard(c echo.Context) error {
 
 type statsResponse struct {
 	statsJSON
-	PeakOnline int64 `json:"peak_online"`
-	Returning  int64 `json:"returning_players"`
+	PeakOnline int64   `json:"peak_online"`
+	Returning  int64   `json:"returning_players"`
+	Rate       []int64 `json:"rate"`
 }
 
 func (s *Server) handleStats(c echo.Context) error {
 	st := s.game.Stats()
-	return c.JSON(http.StatusOK, statsResponse{statsJSON: newStatsJSON(st), PeakOnline: st.PeakOnline, Returning: st.Returning})
+	rate := s.hub.lastRate()
+	if rate == nil {
+		rate = make([]int64, pulseSeconds) // before the first second completed: no clicks seen yet
+	}
+	return c.JSON(http.StatusOK, statsResponse{statsJSON: newStatsJSON(st), PeakOnline: st.PeakOnline, Returning: st.Returning, Rate: rate})
 }

@@ -829,3 +829,52 @@ func TestServeShutsDownCleanly(t *testing.T) {
 		t.Fatal("players still online after shutdown")
 	}
 }
+
+// TestGetSessionOptional: the page asks with ?optional=1 on every visit, so that "no
+// player yet" is a 204 a browser does not log as an error; without it the answer stays
+// 401, and a valid cookie is answered the same either way.
+func TestGetSessionOptional(t *testing.T) {
+	ts := newTestServer(t)
+	joined := ts.newPlayer(t)
+	joined.join("Optional")
+	cases := []struct {
+		name   string
+		path   string
+		cookie http.Header
+		want   int
+	}{
+		{"no cookie, optional", "/api/session?optional=1", nil, 204},
+		{"tampered cookie, optional", "/api/session?optional=1", http.Header{"Cookie": {cookieName + "=bad.cookie"}}, 204},
+		{"no cookie, not optional", "/api/session", nil, 401},
+		{"valid cookie, optional", "/api/session?optional=1", joined.cookieHeader(), 200},
+		{"valid cookie, not optional", "/api/session", joined.cookieHeader(), 200},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", ts.http.URL+c.path, nil)
+			for k, v := range c.cookie {
+				req.Header[k] = v
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != c.want {
+				t.Fatalf("status %d (%s), want %d", resp.StatusCode, body, c.want)
+			}
+			switch c.want {
+			case 204:
+				if len(body) != 0 {
+					t.Fatalf("204 with a body: %q", body)
+				}
+			case 200:
+				var s map[string]any
+				if err := json.Unmarshal(body, &s); err != nil || s["handle"] != "Optional" {
+					t.Fatalf("session %q (%v)", body, err)
+				}
+			}
+		})
+	}
+}

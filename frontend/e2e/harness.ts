@@ -348,9 +348,12 @@ export async function join_(page: Page, handle: string): Promise<void> {
   await waitForLive(page);
 }
 
-/** The game screen is shown and the click button is enabled (socket open). */
+/**
+ * The game screen is shown and the click button is enabled (socket open). The button is
+ * disabled with aria-disabled, not the disabled attribute, so it keeps the focus offline.
+ */
 export async function waitForLive(page: Page): Promise<void> {
-  await page.locator('[data-testid="click-button"]:enabled').waitFor({ state: 'visible' });
+  await page.locator('[data-testid="click-button"]:not([aria-disabled="true"])').waitFor({ state: 'visible' });
 }
 
 export interface BoardRow {

@@ -128,7 +128,7 @@ describe('Click the Button on several nodes sharing one Redis', () => {
       const w = window as unknown as { clicker: number; sent: number };
       w.sent = 0;
       w.clicker = window.setInterval(() => {
-        if (button.disabled) return;
+        if (button.getAttribute('aria-disabled') === 'true') return;
         w.sent++;
         button.click();
       }, 50);

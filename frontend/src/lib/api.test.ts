@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apiUrl, getSession, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
+import { apiUrl, getSession, handleLength, MAX_HANDLE_LENGTH, postSession, tidyHandle, wsUrl, type FetchLike } from './api';
 
 const session = {
   handle: 'alice',
@@ -38,11 +38,16 @@ describe('getSession', () => {
   it('returns the session on 200', async () => {
     const seen: { url?: string } = {};
     expect(await getSession('http://h/game/', fakeFetch(200, session, seen))).toEqual({ kind: 'ok', session });
-    expect(seen.url).toBe('http://h/game/api/session');
+    expect(seen.url).toBe('http://h/game/api/session?optional=1');
   });
 
   it('returns none on 401', async () => {
     expect(await getSession('http://h/', fakeFetch(401, { error: 'no session' }))).toEqual({ kind: 'none' });
+  });
+
+  it('returns none on the 204 of ?optional=1, which has no body', async () => {
+    const fetch204: FetchLike = async () => new Response(null, { status: 204 });
+    expect(await getSession('http://h/', fetch204)).toEqual({ kind: 'none' });
   });
 
   it('reports network errors and bad answers', async () => {
@@ -134,5 +139,23 @@ describe('fair play', () => {
       message: error,
       code: 'handle_locked',
     });
+  });
+});
+
+describe('handleLength', () => {
+  it.each([
+    ['ascii', 'alice', 5],
+    ['spaces are tidied first', '  ada   lovelace ', 12],
+    ['a letter outside the BMP is one character, two UTF-16 units', '𝐀𝐁', 2],
+    ['a letter and its combining accent are one after NFC', 'e\u0301te\u0301', 3],
+    ['a mark NFC cannot compose stays a character', 'q\u0301', 2],
+    ['cjk', '日本語', 3],
+  ])('%s', (_name, raw, want) => expect(handleLength(raw)).toBe(want));
+
+  it('agrees with the server on the limit where maxlength would not', () => {
+    const twentyFour = '𝐀'.repeat(24);
+    expect(twentyFour.length).toBe(48);
+    expect(handleLength(twentyFour)).toBe(MAX_HANDLE_LENGTH);
+    expect(handleLength('e\u0301'.repeat(24))).toBe(24);
   });
 });

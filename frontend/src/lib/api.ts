@@ -75,7 +75,8 @@ function bannedIn(body: unknown): BannedResult | null {
 export async function getSession(base: string, fetchFn: FetchLike = fetch): Promise<GetSessionResult> {
   let res: Response;
   try {
-    res = await fetchFn(apiUrl('api/session', base), {
+    // ?optional=1: "no player yet" is 204, not a 401 the browser would log as an error.
+    res = await fetchFn(apiUrl('api/session?optional=1', base), {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
       cache: 'no-store',
@@ -83,7 +84,8 @@ export async function getSession(base: string, fetchFn: FetchLike = fetch): Prom
   } catch {
     return { kind: 'error', message: 'Cannot reach the server.' };
   }
-  if (res.status === 401) return { kind: 'none' };
+  // 401 is what a server from before ?optional says.
+  if (res.status === 204 || res.status === 401) return { kind: 'none' };
   const body = await readJson(res);
   if (res.ok) {
     const session = parseSession(body);
@@ -141,4 +143,16 @@ export const MAX_HANDLE_LENGTH = 24;
 
 export function tidyHandle(raw: string): string {
   return raw.trim().replace(/ {2,}/g, ' ');
+}
+
+/**
+ * The handle's length as the server counts it (game/handle.go): code points after the
+ * tidy-up and NFC. An input's maxlength counts UTF-16 units instead, which is wrong for
+ * letters outside the BMP (two units, one character) and for a letter typed with a
+ * separate accent (two before NFC, one after).
+ */
+export function handleLength(raw: string): number {
+  let n = 0;
+  for (const _ of tidyHandle(raw).normalize('NFC')) n++;
+  return n;
 }

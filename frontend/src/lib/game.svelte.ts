@@ -3,12 +3,15 @@ import { getSession, getStats, postSession, tidyHandle, wsUrl, type FetchLike } 
 import { Backoff } from './backoff';
 import { applyDelta, applyFull, emptyBoard, markStale, type Board } from './board';
 import { Connection, type ConnectionStatus, type SocketFactory, type Timers } from './connection';
+import { Announcer } from './announcer';
 import type { Ending } from './ending';
+import { Pace } from './pace';
 import {
   CODE_UNAVAILABLE,
   DEFAULT_RULES,
   pausedText,
   type Counters,
+  type Rate,
   type Rules,
   type ServerFrame,
   type Session,
@@ -50,6 +53,13 @@ export class Game {
   renaming = $state(false);
   /** Why the page stopped for good, in phase "ended". */
   ending = $state<Ending | null>(null);
+  /** The game's clicks per second over the last minute, oldest first; null until the server sent it. */
+  rate = $state.raw<Rate | null>(null);
+  /** The player's own pace this session; paceSeen changes whenever it took a click. */
+  readonly pace = new Pace();
+  paceSeen = $state(0);
+  /** The live region's sentence: milestones and rank changes, at most every few seconds. */
+  announcement = $state('');
 
   private readonly deps: GameDeps;
   private conn: Connection | null = null;
@@ -57,6 +67,8 @@ export class Game {
   private loadRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly loadBackoff = new Backoff();
   private destroyed = false;
+  private readonly announcer = new Announcer();
+  private announceTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(deps: GameDeps) {
     this.deps = deps;
@@ -133,6 +145,7 @@ export class Game {
   destroy(): void {
     this.destroyed = true;
     if (this.loadRetry !== null) clearTimeout(this.loadRetry);
+    if (this.announceTimer !== null) clearTimeout(this.announceTimer);
     this.conn?.stop();
     this.conn = null;
   }
@@ -225,7 +238,35 @@ export class Game {
 
   private async loadStats(): Promise<void> {
     const st = await getStats(this.deps.base, this.fetchFn);
-    if (st && !this.destroyed) this.peakOnline = Math.max(st.peak_online, this.peakOnline ?? 0);
+    if (!st || this.destroyed) return;
+    this.peakOnline = Math.max(st.peak_online, this.peakOnline ?? 0);
+    // A frame's rate is newer than the answer to a request sent before it.
+    if (st.rate && this.rate === null) this.rate = st.rate;
+  }
+
+  /** The player's position on the board shown, null when not on it. */
+  get myPosition(): number | null {
+    const tag = this.session?.tag;
+    if (!tag) return null;
+    const i = this.board.rows.findIndex((r) => r.tag === tag);
+    return i < 0 ? null : i + 1;
+  }
+
+  /** Tells the announcer what the player sees now, and schedules what it holds back. */
+  private noteProgress(): void {
+    if (!this.session) return;
+    const now = Date.now();
+    const text = this.announcer.observe({ score: this.session.score, rank: this.myPosition }, now);
+    if (text !== null) this.announcement = text;
+    if (this.announcer.pending && this.announceTimer === null) {
+      this.announceTimer = setTimeout(() => {
+        this.announceTimer = null;
+        if (this.destroyed) return;
+        const later = this.announcer.flush(Date.now());
+        if (later !== null) this.announcement = later;
+        if (this.announcer.pending) this.noteProgress();
+      }, 1000);
+    }
   }
 
   private setCounters(c: Counters): void {
@@ -234,6 +275,18 @@ export class Game {
   }
 
   private onFrame(f: ServerFrame): void {
+    this.applyFrame(f);
+    if (f.type === 'state') {
+      this.pace.observe(f.total, Date.now());
+      this.paceSeen++;
+    }
+    if (f.type === 'stats' || f.type === 'board') {
+      if (f.rate) this.rate = f.rate;
+    }
+    if (f.type !== 'error') this.noteProgress();
+  }
+
+  private applyFrame(f: ServerFrame): void {
     switch (f.type) {
       case 'state': {
         const { type: _type, ...s } = f;

@@ -64,6 +64,35 @@ describe('Game', () => {
     expect(game.counters?.online).toBe(6);
   });
 
+  it('keeps the pulse from stats and board frames until a newer one comes', async () => {
+    const { game, last } = setup([[200, session]]);
+    await game.init();
+    last().open();
+    expect(game.rate).toBeNull();
+    last().frame({ type: 'board', seq: 1, rows: [], ...counters, rate: [1, 2, 3] });
+    expect(game.rate).toEqual([1, 2, 3]);
+    last().frame({ type: 'stats', ...counters, online: 2 });
+    expect(game.rate).toEqual([1, 2, 3]);
+    last().frame({ type: 'stats', ...counters, rate: [2, 3, 9] });
+    expect(game.rate).toEqual([2, 3, 9]);
+    game.destroy();
+  });
+
+  it("counts the player's pace and announces milestones and board positions", async () => {
+    const { game, last } = setup([[200, session]]);
+    await game.init();
+    last().open();
+    last().frame({ type: 'state', ...session, score: 8, total: 20 });
+    last().frame({ type: 'state', ...session, score: 9, total: 21 });
+    last().frame({ type: 'state', ...session, score: 10, total: 22 });
+    expect(game.pace.session).toBe(2);
+    expect(game.pace.perSecond(Date.now())).toBeGreaterThan(0);
+    expect(game.announcement).toBe('Score 10!');
+    last().frame({ type: 'board', seq: 1, rows: [{ rank: 1, tag: session.tag, handle: 'alice', best: 10 }], ...counters });
+    expect(game.myPosition).toBe(1);
+    game.destroy();
+  });
+
   it('takes the rules from the HTTP session and keeps them across state frames', async () => {
     const rules = { throttle_limit: 5, throttle_window_ms: 1000, throttle_penalty_ms: 90_000, idle_reset_ms: 120_000 };
     const { game, last } = setup([[200, { ...session, rules }]]);

@@ -7,6 +7,7 @@ import {
   parseSession,
   parseStats,
   pausedText,
+  toFrame,
 } from './protocol';
 
 const session = {
@@ -157,5 +158,32 @@ describe('pausedText', () => {
     expect(pausedText({ error })).toBeNull();
     expect(pausedText({ error, code: 'something_else' })).toBeNull();
     expect(pausedText({ error: '', code: 'unavailable' })).toBeNull();
+  });
+});
+
+describe('the pulse (rate)', () => {
+  const counters = { total_clicks: 5, players: 1, online: 1 };
+  it.each<[string, unknown, boolean, number[] | undefined]>([
+    ['absent', undefined, true, undefined],
+    ['sixty counts', new Array<number>(60).fill(2), true, new Array<number>(60).fill(2)],
+    ['fewer counts', [1, 2, 3], true, [1, 2, 3]],
+    ['a negative count', [1, -2], false, undefined],
+    ['a fraction', [1.5], false, undefined],
+    ['a string', ['3'], false, undefined],
+    ['not an array', 7, false, undefined],
+    ['more than a minute', new Array<number>(61).fill(0), false, undefined],
+  ])('%s', (_name, rate, valid, want) => {
+    for (const type of ['stats', 'board']) {
+      const f = toFrame({ type, seq: 1, rows: [], ...counters, ...(rate === undefined ? {} : { rate }) });
+      if (!valid) {
+        expect(f, type).toBeNull();
+        continue;
+      }
+      expect(f, type).not.toBeNull();
+      expect((f as { rate?: number[] }).rate, type).toEqual(want);
+    }
+    const st = parseStats({ ...counters, peak_online: 1, returning_players: 0, ...(rate === undefined ? {} : { rate }) });
+    expect(st === null).toBe(!valid);
+    if (valid) expect(st?.rate).toEqual(want);
   });
 });

@@ -43,10 +43,15 @@ export interface Session {
   idle_reset: boolean;
 }
 
+/** The game's clicks per second over the last minute, oldest second first (docs/protocol.md). */
+export type Rate = number[];
+
 /** GET api/stats: the counters plus the long-run figures. */
 export interface Stats extends Counters {
   peak_online: number;
   returning_players: number;
+  /** Absent from servers older than the pulse. */
+  rate?: Rate;
 }
 
 export interface Leaderboard extends Counters {
@@ -61,6 +66,7 @@ export interface BoardFrame extends Counters {
   type: 'board';
   seq: number;
   rows: Row[];
+  rate?: Rate;
 }
 
 export interface BoardDeltaFrame extends Counters {
@@ -73,6 +79,8 @@ export interface BoardDeltaFrame extends Counters {
 
 export interface StatsFrame extends Counters {
   type: 'stats';
+  /** Once a second at most, when the pulse changed. */
+  rate?: Rate;
 }
 
 /**
@@ -149,6 +157,21 @@ function parseCounters(v: Obj): Counters | null {
   return { total_clicks, players, online };
 }
 
+/** The pulse, at most 60 counts; undefined when absent, null when malformed. */
+export function parseRate(v: unknown): Rate | null | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length > 60 || !v.every(isCount)) return null;
+  return v.slice();
+}
+
+/** Adds the pulse to a frame when present; false when malformed. */
+function withRate<T extends { rate?: Rate }>(out: T, v: unknown): boolean {
+  const rate = parseRate(v);
+  if (rate === null) return false;
+  if (rate !== undefined) out.rate = rate;
+  return true;
+}
+
 export function parseRules(v: unknown): Rules | null {
   if (!isObj(v)) return null;
   const { throttle_limit, throttle_window_ms, throttle_penalty_ms, idle_reset_ms } = v;
@@ -189,7 +212,8 @@ export function parseStats(v: unknown): Stats | null {
   const c = parseCounters(v);
   const { peak_online, returning_players } = v;
   if (!c || !isCount(peak_online) || !isCount(returning_players)) return null;
-  return { ...c, peak_online, returning_players };
+  const out: Stats = { ...c, peak_online, returning_players };
+  return withRate(out, v.rate) ? out : null;
 }
 
 /** An error body; null when there is no error text or the code is not a string. */
@@ -233,7 +257,8 @@ export function toFrame(v: unknown): ServerFrame | null {
       const c = parseCounters(v);
       const rows = parseRows(v.rows);
       if (!c || !rows || !isCount(v.seq)) return null;
-      return { type: 'board', seq: v.seq, rows, ...c };
+      const out: BoardFrame = { type: 'board', seq: v.seq, rows, ...c };
+      return withRate(out, v.rate) ? out : null;
     }
     case 'board_delta': {
       const c = parseCounters(v);
@@ -245,7 +270,9 @@ export function toFrame(v: unknown): ServerFrame | null {
     }
     case 'stats': {
       const c = parseCounters(v);
-      return c ? { type: 'stats', ...c } : null;
+      if (!c) return null;
+      const out: StatsFrame = { type: 'stats', ...c };
+      return withRate(out, v.rate) ? out : null;
     }
     case 'error': {
       const e = parseErrorBody(v);

@@ -53,6 +53,11 @@ type Backend interface {
 	Board() Update
 	// Stats returns the game-wide counters as of the last Tick (or fresher).
 	Stats() Stats
+	// Ranks fills out[i] with where ps[i] stands among all players (see Rank), as of
+	// the last Tick or fresher; out must be as long as ps. It is made for one batch a
+	// second with the players of every open socket: in Redis its round trips follow
+	// the partitions, not the players.
+	Ranks(ctx context.Context, ps []Player, out []Rank) error
 
 	// Find returns the players for which match is true (all when match is nil),
 	// ranked as the board ranks them, skipping offset and returning at most limit;

@@ -105,6 +105,16 @@ type statsFrame struct {
 	statsJSON
 }
 
+// rankFrame is a player's rank among all players and the players around it.
+type rankFrame struct {
+	Type  string    `json:"type"`
+	Rank  int64     `json:"rank"`
+	Of    int64     `json:"of"`
+	Best  int64     `json:"best"`
+	Above []rowJSON `json:"above"`
+	Below []rowJSON `json:"below"`
+}
+
 type errorJSON struct {
 	Error string `json:"error"`
 	// Code is a machine-readable reason, set when the page acts on it.

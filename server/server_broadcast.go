@@ -36,6 +36,9 @@ func newHub(s *Server) *hub {
 }
 
 func (h *hub) run(ctx context.Context) {
+	ranks := make(chan struct{})
+	go func() { defer close(ranks); h.runRanks(ctx) }()
+	defer func() { <-ranks }()
 	t := time.NewTicker(h.s.cfg.Tick)
 	defer t.Stop()
 	for {

@@ -81,6 +81,10 @@ type client struct {
 
 	slot int // index in hub.clients; guarded by hub.mu
 
+	// rankSent is the last rank frame sent (server_rank.go); only the rank refresh
+	// touches it.
+	rankSent []byte
+
 	// upgraded is closed when the socket is open and registered, which tells handleWS
 	// that it may return.
 	upgraded chan struct{}

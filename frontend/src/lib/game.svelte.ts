@@ -9,6 +9,7 @@ import {
   DEFAULT_RULES,
   pausedText,
   type Counters,
+  type RankFrame,
   type Rules,
   type ServerFrame,
   type Session,
@@ -46,6 +47,8 @@ export class Game {
    * is only sent once a click or the tick reached the storage again.
    */
   paused = $state<string | null>(null);
+  /** The player's rank and neighbours from the last rank frame; null before the first. */
+  rank = $state.raw<RankFrame | null>(null);
   /** True while the rename form is open over the game screen. */
   renaming = $state(false);
   /** Why the page stopped for good, in phase "ended". */
@@ -259,6 +262,9 @@ export class Game {
       }
       case 'stats':
         this.setCounters(f);
+        break;
+      case 'rank':
+        this.rank = f;
         break;
       case 'error': {
         const notice = pausedText(f);

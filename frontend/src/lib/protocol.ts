@@ -73,6 +73,20 @@ export interface BoardDeltaFrame extends Counters {
 
 export interface StatsFrame extends Counters {
   type: 'stats';
+  /** Counted clicks per second over the last 60 s, oldest first; absent when the
+   * server does not send it. */
+  rate?: number[];
+}
+
+/** The player's rank among all players and the players just above and below.
+ * `rank` is 0 while the player is not on the ranking (no best yet). */
+export interface RankFrame {
+  type: 'rank';
+  rank: number;
+  of: number;
+  best: number;
+  above: Row[];
+  below: Row[];
 }
 
 /**
@@ -100,7 +114,7 @@ export interface ErrorFrame extends ErrorBody {
   type: 'error';
 }
 
-export type ServerFrame = StateFrame | BoardFrame | BoardDeltaFrame | StatsFrame | ErrorFrame;
+export type ServerFrame = StateFrame | BoardFrame | BoardDeltaFrame | StatsFrame | RankFrame | ErrorFrame;
 
 export type ClientFrame = { type: 'click' } | { type: 'resync' };
 
@@ -245,7 +259,17 @@ export function toFrame(v: unknown): ServerFrame | null {
     }
     case 'stats': {
       const c = parseCounters(v);
-      return c ? { type: 'stats', ...c } : null;
+      if (!c) return null;
+      if (v.rate === undefined) return { type: 'stats', ...c };
+      if (!Array.isArray(v.rate) || !v.rate.every(isCount)) return null;
+      return { type: 'stats', ...c, rate: v.rate };
+    }
+    case 'rank': {
+      const above = parseRows(v.above);
+      const below = parseRows(v.below);
+      const { rank, of, best } = v;
+      if (!above || !below || !isCount(rank) || !isCount(of) || !isCount(best)) return null;
+      return { type: 'rank', rank, of, best, above, below };
     }
     case 'error': {
       const e = parseErrorBody(v);

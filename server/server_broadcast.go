@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"github.com/google/uuid"
 	"github.com/olahol/melody"
 )
@@ -76,7 +77,7 @@ func (h *hub) tick(ctx context.Context) {
 		frame = h.encodeDelta(u, stats)
 		h.board, h.full = u, nil
 	case stats != h.stats:
-		frame = mustJSON(statsFrame{Type: "stats", statsJSON: stats})
+		frame = mustJSON(statsFrame{Type: protocol.TypeStats, Counters: stats})
 	}
 	if h.stats != stats {
 		h.stats, h.full = stats, nil
@@ -147,15 +148,15 @@ func (h *hub) encodeDelta(u game.Update, stats statsJSON) []byte {
 		changed = []int{}
 	}
 	return mustJSON(deltaFrame{
-		Type: "board_delta", Seq: u.Seq, Size: len(u.Rows),
-		Rows: h.rowsJSON(u, changed), Drop: drop, statsJSON: stats,
+		Type: protocol.TypeBoardDelta, Seq: u.Seq, Size: len(u.Rows),
+		Rows: h.rowsJSON(u, changed), Drop: drop, Counters: stats,
 	})
 }
 
 // fullFrame returns the board frame of the current board. Call with h.mu held.
 func (h *hub) fullFrame() []byte {
 	if h.full == nil {
-		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: h.stats})
+		h.full = mustJSON(boardFrame{Type: protocol.TypeBoard, Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), Counters: h.stats})
 	}
 	return h.full
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"github.com/google/uuid"
 )
 
@@ -112,6 +113,6 @@ func (r *ranker) rows(h *hub, rows []game.RankedRow) []rowJSON {
 }
 
 func (r *ranker) encode(h *hub, rk game.Rank) []byte {
-	return mustJSON(rankFrame{Type: "rank", Rank: rk.Rank, Of: rk.Of, Best: rk.Best,
+	return mustJSON(rankFrame{Type: protocol.TypeRank, Rank: rk.Rank, Of: rk.Of, Best: rk.Best,
 		Above: r.rows(h, rk.Above), Below: r.rows(h, rk.Below)})
 }

@@ -90,3 +90,43 @@ func BenchmarkRanksRefresh15kOf1M(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRankRebuild1M times building the rank index from a full scan of a million
+// players, which Rebuild adds to the start-up after a snapshot is loaded.
+func BenchmarkRankRebuild1M(b *testing.B) {
+	g := benchFixture(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g.e.rankMu.Lock()
+		g.e.rebuildRanks()
+		g.e.rankMu.Unlock()
+	}
+}
+
+// BenchmarkClickBelowBoard is BenchmarkClick for a player below a full board, whose
+// rising best queues it for the rank index instead of the board: the click path the
+// index added to.
+func BenchmarkClickBelowBoard(b *testing.B) {
+	e := newEngine(b, func(c *Config) { c.BoardSize = 1 })
+	top := join(b, e, "top")
+	top.best.Store(1 << 40)
+	top.total.Store(1 << 40)
+	top.bestAt.Store(1)
+	e.queue(top)
+	if _, ok := e.tick(); !ok || e.threshold.Load() != 1<<40 {
+		b.Fatal("the board is not full")
+	}
+	p := join(b, e, "clicker")
+	now := t0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%40 == 0 {
+			now = now.Add(time.Second) // 40 clicks a second: never throttled
+		}
+		if !e.click(p, now).Counted {
+			b.Fatal("click refused")
+		}
+	}
+}

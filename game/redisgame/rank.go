@@ -1,12 +1,15 @@
 package redisgame
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/google/uuid"
 	"github.com/redis/rueidis"
 )
 
@@ -26,7 +29,8 @@ import (
 // The node merges: the nearest Neighbours above and below over all partitions are
 // the player's neighbours, and their ranks follow from the counts (see merge). The
 // Redis work is a few O(log n) calls per pivot and partition; pivots are sent in
-// chunks so that no single script holds Redis for long.
+// chunks so that no single script holds Redis for long, and one call refreshes at most
+// rankBudget players (see Ranks).
 
 const (
 	rankSelfSrc = `
@@ -60,14 +64,9 @@ local function countAt(sc)
   end
   return c
 end
-local function entries(from, to)
-  if to < from then
-    out[#out+1] = 0
-    return
-  end
-  local z = redis.call('ZRANGE', board, from, to, 'REV', 'WITHSCORES')
-  out[#out+1] = #z / 2
-  for j = 1, #z, 2 do
+local function emit(z, first, last)
+  out[#out+1] = (last - first + 1) / 2
+  for j = first, last, 2 do
     out[#out+1] = z[j]
     out[#out+1] = z[j+1]
     out[#out+1] = countAt(z[j+1])
@@ -85,14 +84,16 @@ for i = 1, #ARGV, 2 do
     local m = redis.call('ZRANGE', board, mid, mid, 'REV')[1]
     if string.sub(m, 1, 48) > head then lo = mid + 1 else hi = mid end
   end
-  local self = 0
-  if lo < gt + eq and string.sub(redis.call('ZRANGE', board, lo, lo, 'REV')[1], 1, 48) == head then
-    self = 1
-  end
+  -- One read for both sides: two above, the pivot itself if it is here, two below.
+  local from = math.max(lo - 2, 0)
+  local z = redis.call('ZRANGE', board, from, lo + 2, 'REV', 'WITHSCORES')
+  local nAbove = lo - from
+  local below = 2 * nAbove + 1
+  if z[below] and string.sub(z[below], 1, 48) == head then below = below + 2 end
   out[#out+1] = gt
   out[#out+1] = eq
-  entries(math.max(lo - 2, 0), lo - 1)
-  entries(lo + self, lo + self + 1)
+  emit(z, 1, 2 * nAbove)
+  emit(z, below, math.min(#z, below + 3))
 end
 return out
 `
@@ -118,11 +119,72 @@ type aroundRow struct {
 	count int64 // the partition's players with row.Best
 }
 
-// Ranks implements game.Backend.
+// rankBudget is the most players one Ranks call asks Redis about. Redis's work is a few
+// calls per player and partition (BenchmarkRanksRedis: about 2 ms of script time per
+// player on the test machine, so 128 players hold one Redis for about a quarter of a
+// second); the players beyond the budget keep the rank they were last given, and the
+// longest unrefreshed go first next time. With more connected players than this, a
+// player's rank is refreshed every connected/rankBudget seconds, not every second.
+const rankBudget = 128
+
+// rankCache is what the node last answered for each player it was asked about.
+type rankCache struct {
+	mu    sync.Mutex // one Ranks at a time
+	calls int64
+	last  map[uuid.UUID]cachedRank
+}
+
+type cachedRank struct {
+	rank game.Rank
+	call int64 // the call that refreshed it
+}
+
+// Ranks implements game.Backend. It refreshes at most rankBudget players per call,
+// players it never answered for first, then those refreshed longest ago; the others
+// get their last answer.
 func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) error {
 	if len(out) != len(ps) {
 		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
 	}
+	c := &b.ranks
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	// The players to refresh: distinct, never answered or answered longest ago.
+	seen := make(map[uuid.UUID]bool, len(ps))
+	var stale []game.Player
+	for _, p := range ps {
+		if !seen[p.ID()] {
+			seen[p.ID()] = true
+			stale = append(stale, p)
+		}
+	}
+	slices.SortStableFunc(stale, func(x, y game.Player) int {
+		return cmp.Compare(c.last[x.ID()].call, c.last[y.ID()].call)
+	})
+	stale = stale[:min(len(stale), rankBudget)]
+	fresh := make([]game.Rank, len(stale))
+	if err := b.ranksOf(ctx, stale, fresh); err != nil {
+		return err
+	}
+	next := make(map[uuid.UUID]cachedRank, len(seen))
+	for id := range seen {
+		if r, ok := c.last[id]; ok {
+			next[id] = r
+		}
+	}
+	for i, p := range stale {
+		next[p.ID()] = cachedRank{rank: fresh[i], call: c.calls}
+	}
+	c.last = next
+	for i, p := range ps {
+		out[i] = next[p.ID()].rank
+	}
+	return nil
+}
+
+// ranksOf fills out[i] with the rank of ps[i] as Redis holds it now.
+func (b *Backend) ranksOf(ctx context.Context, ps []game.Player, out []game.Rank) error {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
 	pivots, err := b.pivots(ctx, ps)

@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev cluster test test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long screenshots
+.PHONY: all run build web deps dev cluster protocol test test-protocol test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long screenshots
 
 all: build
 
@@ -44,13 +44,22 @@ dev: deps
 cluster: build
 	scripts/cluster.sh
 
+## protocol: the page's wire types and decoders (frontend/src/lib/protocol.gen.ts) from
+## their one source, the Go types of internal/protocol
+protocol:
+	go run ./cmd/protogen
+
 ## test: everything CI runs
-test: vet test-go test-web build test-e2e test-cluster test-dist test-packaging
+test: vet test-protocol test-go test-web build test-e2e test-cluster test-dist test-packaging
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted" >&2; exit 1; fi
 	go vet ./...
+
+## test-protocol: fails while protocol.gen.ts is not what make protocol writes
+test-protocol:
+	go run ./cmd/protogen -check
 
 test-go:
 	go test -race -count=1 ./...

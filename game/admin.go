@@ -52,6 +52,7 @@ func (e *Engine) reset(p *memPlayer) {
 	p.bestAt.Store(0)
 	p.lane.edits.Add(1)
 	e.rebuild.Store(true)
+	e.queueRank(p) // and its place in the rank index
 }
 
 // remove takes the player with id out of the game and returns it, or nil when there is
@@ -70,6 +71,7 @@ func (e *Engine) remove(id uuid.UUID) *memPlayer {
 	e.forgotten.Add(p.total.Load())
 	p.lane.edits.Add(1)
 	e.rebuild.Store(true)
+	e.queueRank(p) // and its place in the rank index
 	return p
 }
 

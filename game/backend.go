@@ -53,6 +53,13 @@ type Backend interface {
 	Board() Update
 	// Stats returns the game-wide counters as of the last Tick (or fresher).
 	Stats() Stats
+	// Ranks fills out[i] with where ps[i] stands among all players (see Rank); out must
+	// be as long as ps. It is made for one batch a second with the players of every
+	// open socket. In memory every answer is as of the call. In Redis the round trips
+	// follow the partitions, not the players, but one call refreshes a bounded number of
+	// players (the others get their previous answer), since Redis's work grows with
+	// players times partitions.
+	Ranks(ctx context.Context, ps []Player, out []Rank) error
 
 	// Find returns the players for which match is true (all when match is nil),
 	// ranked as the board ranks them, skipping offset and returning at most limit;

@@ -89,11 +89,7 @@ func rowOf(p *memPlayer) Row {
 func (e *Engine) tick() (Update, bool) {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
-	if e.rebuild.Swap(false) {
-		return e.tickRebuild() // a moderator lowered or removed a best: see admin.go
-	}
 	b := &e.board
-
 	changed := b.changed[:0]
 	for i := range e.lanes {
 		p := e.lanes[i].changed.Swap(nil)
@@ -104,10 +100,14 @@ func (e *Engine) tick() (Update, bool) {
 			// again, which rewrites p.next.
 			p.queued.Store(false)
 			changed = append(changed, p)
+			e.queueRank(p) // its place in the rank index is filed by the next Ranks
 			p = next
 		}
 	}
 	b.changed = changed
+	if e.rebuild.Swap(false) {
+		return e.tickRebuild() // a moderator lowered or removed a best: see admin.go
+	}
 	if len(changed) == 0 {
 		return Update{}, false
 	}
@@ -150,6 +150,21 @@ func (e *Engine) tick() (Update, bool) {
 	return e.publish(cand, false)
 }
 
+// fileRanked files anew in the rank index the players on the lanes' ranked lists.
+// Called under rankMu.
+func (e *Engine) fileRanked() {
+	for i := range e.lanes {
+		p := e.lanes[i].ranked.Swap(nil)
+		for p != nil {
+			next := p.rnext
+			p.rnext = nil
+			p.rqueued.Store(false) // after reading rnext, as for the changed list
+			e.ranks.refile(p)
+			p = next
+		}
+	}
+}
+
 // publish makes cand the board, unless it holds the same rows (a rename to the same
 // handle) and force is false. Called under tickMu.
 func (e *Engine) publish(cand []entry, force bool) (Update, bool) {
@@ -185,6 +200,9 @@ func (e *Engine) Rebuild() Update {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
 	u, _ := e.publish(e.scanTop(), true)
+	e.rankMu.Lock()
+	e.rebuildRanks()
+	e.rankMu.Unlock()
 	return u
 }
 

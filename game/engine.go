@@ -74,7 +74,10 @@ type lane struct {
 	refused atomic.Int64              // click attempts refused by the throttle
 	edits   atomic.Int64              // joins, renames and other changes that are not clicks
 	changed atomic.Pointer[memPlayer] // players whose row may have changed since the last tick
-	_       [32]byte
+	// ranked lists the players whose best rose below the board's threshold: only their
+	// place in the rank index changed.
+	ranked atomic.Pointer[memPlayer]
+	_      [24]byte
 }
 
 // ReturnAfter is how long a player must have been away to count as returning.
@@ -104,6 +107,10 @@ type Engine struct {
 
 	tickMu sync.Mutex // one Tick or rebuild at a time
 	board  board      // guarded by tickMu
+	// rankMu guards ranks, which Ranks brings up to date from the lanes' ranked lists
+	// (rank.go): the tick only queues, so its cost stays that of the board.
+	rankMu sync.Mutex
+	ranks  rankIndex
 
 	// Moderation (moderation.go): the bans in force, copied on write so that the
 	// session path reads them without a lock; the file they are kept in, if any.
@@ -238,6 +245,8 @@ func (e *Engine) click(p *memPlayer, now time.Time) ClickResult {
 			p.bestAt.Store(t)
 			if score >= e.threshold.Load() {
 				e.queue(p)
+			} else {
+				e.queueRank(p)
 			}
 			break
 		}
@@ -408,6 +417,23 @@ func (e *Engine) queue(p *memPlayer) {
 		head := l.changed.Load()
 		p.next = head
 		if l.changed.CompareAndSwap(head, p) {
+			return
+		}
+	}
+}
+
+// queueRank puts p on its lane's ranked list unless it is there already, as queue
+// does for the changed list. The Load first keeps a player who clicks on at its best
+// from writing the flag's cache line at every click.
+func (e *Engine) queueRank(p *memPlayer) {
+	if p.rqueued.Load() || !p.rqueued.CompareAndSwap(false, true) {
+		return
+	}
+	l := p.lane
+	for {
+		head := l.ranked.Load()
+		p.rnext = head
+		if l.ranked.CompareAndSwap(head, p) {
 			return
 		}
 	}

@@ -87,6 +87,21 @@ func (e *Engine) Tick(context.Context) (Update, bool, error) {
 	return u, changed, nil
 }
 
+// Ranks implements Backend. It first files anew the players whose best changed since
+// the last call, then costs a few binary searches per player.
+func (e *Engine) Ranks(_ context.Context, ps []Player, out []Rank) error {
+	if len(out) != len(ps) {
+		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
+	}
+	e.rankMu.Lock()
+	defer e.rankMu.Unlock()
+	e.fileRanked()
+	for i, gp := range ps {
+		e.rankOf(mem(gp), &out[i])
+	}
+	return nil
+}
+
 // Find implements Backend.
 func (e *Engine) Find(_ context.Context, match func(uuid.UUID, string) bool, offset, limit int) ([]PlayerInfo, int, error) {
 	var m func(*memPlayer) bool

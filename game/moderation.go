@@ -173,6 +173,7 @@ func (e *Engine) Ban(_ context.Context, id uuid.UUID, reason string) error {
 	p.hidden.Store(true)
 	p.lane.edits.Add(1)
 	e.rebuild.Store(true)
+	e.queueRank(p) // and its place in the rank index
 	return nil
 }
 
@@ -200,6 +201,7 @@ func (e *Engine) Unban(_ context.Context, id uuid.UUID) error {
 		p.hidden.Store(p.bots.flaggedAt.Load() != 0 && e.cfg.Bots.Action == BotHide)
 		p.lane.edits.Add(1)
 		e.rebuild.Store(true)
+		e.queueRank(p) // and its place in the rank index
 	}
 	return nil
 }
@@ -262,6 +264,7 @@ func (e *Engine) flagged(p *memPlayer) {
 	if e.cfg.Bots.Action == BotHide {
 		p.hidden.Store(true)
 		e.rebuild.Store(true)
+		e.queueRank(p) // and its place in the rank index
 	}
 }
 
@@ -308,6 +311,7 @@ func (e *Engine) Clear(_ context.Context, gp Player) error {
 	if p.hidden.Load() && !p.banned.Load() {
 		p.hidden.Store(false)
 		e.rebuild.Store(true)
+		e.queueRank(p) // and its place in the rank index
 	}
 	return nil
 }

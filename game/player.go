@@ -55,6 +55,13 @@ type memPlayer struct {
 	queued atomic.Bool
 	next   *memPlayer
 	lane   *lane
+	// rqueued and rnext are the same for the lane's ranked list.
+	rqueued atomic.Bool
+	rnext   *memPlayer
+
+	// rankBest and rankAt are the key p is filed under in the rank index (rank.go);
+	// rankBest 0 means not filed. Guarded by Engine.rankMu.
+	rankBest, rankAt int64
 }
 
 // ID implements Player.

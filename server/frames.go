@@ -6,21 +6,27 @@ import (
 	"unicode/utf8"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 )
 
-// The JSON shapes of docs/protocol.md. Server frames are encoded here and nowhere else.
-
-// sessionJSON is the session object of the HTTP API and the body of a state frame.
-type sessionJSON struct {
-	Handle       string `json:"handle"`
-	Tag          string `json:"tag"`
-	Score        int64  `json:"score"`
-	Best         int64  `json:"best"`
-	Total        int64  `json:"total"`
-	Throttled    bool   `json:"throttled"`
-	RetryAfterMs int64  `json:"retry_after_ms"`
-	IdleReset    bool   `json:"idle_reset"`
-}
+// The JSON shapes of docs/protocol.md are the types of internal/protocol, their one
+// source; the server's names for them follow. Server frames are encoded here and
+// nowhere else.
+type (
+	sessionJSON     = protocol.Session
+	rulesJSON       = protocol.Rules
+	sessionResponse = protocol.SessionResponse
+	rowJSON         = protocol.Row
+	statsJSON       = protocol.Counters
+	leaderboardJSON = protocol.Leaderboard
+	boardFrame      = protocol.BoardFrame
+	deltaFrame      = protocol.BoardDeltaFrame
+	statsFrame      = protocol.StatsFrame
+	rankFrame       = protocol.RankFrame
+	errorJSON       = protocol.ErrorBody
+	errorFrame      = protocol.ErrorFrame
+	clientFrame     = protocol.ClientFrame
+)
 
 func newSessionJSON(st game.State, tag string) sessionJSON {
 	retry := st.RetryAfter.Milliseconds()
@@ -39,14 +45,7 @@ func newSessionJSON(st game.State, tag string) sessionJSON {
 	}
 }
 
-// rulesJSON tells the page the rules in force, so its notices name the right numbers.
-type rulesJSON struct {
-	ThrottleLimit     int   `json:"throttle_limit"`
-	ThrottleWindowMs  int64 `json:"throttle_window_ms"`
-	ThrottlePenaltyMs int64 `json:"throttle_penalty_ms"`
-	IdleResetMs       int64 `json:"idle_reset_ms"`
-}
-
+// newRulesJSON tells the page the rules in force, so its notices name the right numbers.
 func newRulesJSON(c game.Config) rulesJSON {
 	return rulesJSON{
 		ThrottleLimit:     c.ThrottleLimit,
@@ -56,93 +55,26 @@ func newRulesJSON(c game.Config) rulesJSON {
 	}
 }
 
-// sessionResponse is the session object of the HTTP API: the state plus the rules.
-type sessionResponse struct {
-	sessionJSON
-	Rules rulesJSON `json:"rules"`
-}
-
-type rowJSON struct {
-	Rank   int    `json:"rank"`
-	Tag    string `json:"tag"`
-	Handle string `json:"handle"`
-	Best   int64  `json:"best"`
-}
-
-type statsJSON struct {
-	TotalClicks int64 `json:"total_clicks"`
-	Players     int64 `json:"players"`
-	Online      int64 `json:"online"`
-}
-
 func newStatsJSON(s game.Stats) statsJSON {
 	return statsJSON{TotalClicks: s.TotalClicks, Players: s.Players, Online: s.Online}
-}
-
-type leaderboardJSON struct {
-	Top []rowJSON `json:"top"`
-	statsJSON
-}
-
-type boardFrame struct {
-	Type string    `json:"type"`
-	Seq  uint64    `json:"seq"`
-	Rows []rowJSON `json:"rows"`
-	statsJSON
-	Rate []int64 `json:"rate,omitempty"`
-}
-
-type deltaFrame struct {
-	Type string    `json:"type"`
-	Seq  uint64    `json:"seq"`
-	Size int       `json:"size"`
-	Rows []rowJSON `json:"rows"`
-	Drop []string  `json:"drop"`
-	statsJSON
-}
-
-type statsFrame struct {
-	Type string `json:"type"`
-	statsJSON
-	// Rate is the game's clicks per second over the last minute, oldest first; only
-	// in the frame of the tick that completed a second (server_pulse.go).
-	Rate []int64 `json:"rate,omitempty"`
-}
-
-type errorJSON struct {
-	Error string `json:"error"`
-	// Code is a machine-readable reason, set when the page acts on it.
-	Code string `json:"code,omitempty"`
-	// Reason is a ban's reason, with Code "banned".
-	Reason string `json:"reason,omitempty"`
-}
-
-type errorFrame struct {
-	Type  string `json:"type"`
-	Error string `json:"error"`
-	Code  string `json:"code,omitempty"`
 }
 
 // Error codes (docs/protocol.md).
 const (
 	// codeUnavailable marks errors caused by an unreachable storage: nothing was
 	// lost, the page pauses and retries.
-	codeUnavailable = "unavailable"
+	codeUnavailable = protocol.CodeUnavailable
 	// codeBanned: the cookie's identity is banned; the page says why and stops.
-	codeBanned = "banned"
+	codeBanned = protocol.CodeBanned
 	// codeHandleLocked: a moderator set the handle; the player cannot rename.
-	codeHandleLocked = "handle_locked"
+	codeHandleLocked = protocol.CodeHandleLocked
 )
 
 // pausedMessage is what a player is told while the game's storage is unreachable.
 const pausedMessage = "paused: the game's storage is unreachable, retrying"
 
 // pausedFrame answers a click that could not be stored.
-var pausedFrame = mustJSON(errorFrame{Type: "error", Error: pausedMessage, Code: codeUnavailable})
-
-type clientFrame struct {
-	Type string `json:"type"`
-}
+var pausedFrame = mustJSON(errorFrame{Type: protocol.TypeError, Error: pausedMessage, Code: codeUnavailable})
 
 // stateFrameJSON encodes a state frame by hand: it answers every click, and this costs
 // one allocation where encoding/json costs several and six times the time. The result

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"github.com/google/uuid"
 	"github.com/olahol/melody"
 )
@@ -40,6 +41,9 @@ func newHub(s *Server) *hub {
 }
 
 func (h *hub) run(ctx context.Context) {
+	ranks := make(chan struct{})
+	go func() { defer close(ranks); h.runRanks(ctx) }()
+	defer func() { <-ranks }()
 	t := time.NewTicker(h.s.cfg.Tick)
 	defer t.Stop()
 	for {
@@ -81,12 +85,12 @@ func (h *hub) tick(ctx context.Context) {
 		frame = h.encodeDelta(u, stats)
 		h.board, h.full = u, nil
 	case stats != h.stats && rate == nil:
-		frame = mustJSON(statsFrame{Type: "stats", statsJSON: stats})
+		frame = mustJSON(statsFrame{Type: protocol.TypeStats, Counters: stats})
 	}
 	if rate != nil {
 		// Once a second at most: the counters ride along, so a stats frame of its own
 		// is not needed on this tick.
-		pulseFrame = mustJSON(statsFrame{Type: "stats", statsJSON: stats, Rate: rate})
+		pulseFrame = mustJSON(statsFrame{Type: protocol.TypeStats, Counters: stats, Rate: rate})
 		h.rate, h.full = rate, nil
 	}
 	if h.stats != stats {
@@ -168,15 +172,15 @@ func (h *hub) encodeDelta(u game.Update, stats statsJSON) []byte {
 		changed = []int{}
 	}
 	return mustJSON(deltaFrame{
-		Type: "board_delta", Seq: u.Seq, Size: len(u.Rows),
-		Rows: h.rowsJSON(u, changed), Drop: drop, statsJSON: stats,
+		Type: protocol.TypeBoardDelta, Seq: u.Seq, Size: len(u.Rows),
+		Rows: h.rowsJSON(u, changed), Drop: drop, Counters: stats,
 	})
 }
 
 // fullFrame returns the board frame of the current board. Call with h.mu held.
 func (h *hub) fullFrame() []byte {
 	if h.full == nil {
-		h.full = mustJSON(boardFrame{Type: "board", Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), statsJSON: h.stats, Rate: h.rate})
+		h.full = mustJSON(boardFrame{Type: protocol.TypeBoard, Seq: h.board.Seq, Rows: h.rowsJSON(h.board, nil), Counters: h.stats, Rate: h.rate})
 	}
 	return h.full
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"net/http"
 	"time"
 
@@ -28,8 +29,8 @@ func (s *Server) playerOf(r *http.Request) (game.Player, error) {
 
 func (s *Server) sessionBody(p game.Player) sessionResponse {
 	return sessionResponse{
-		sessionJSON: newSessionJSON(s.game.State(p), s.id.tag(p.ID())),
-		Rules:       newRulesJSON(s.game.Config()),
+		Session: newSessionJSON(s.game.State(p), s.id.tag(p.ID())),
+		Rules:   newRulesJSON(s.game.Config()),
 	}
 }
 
@@ -103,18 +104,11 @@ func (s *Server) handlePostSession(c echo.Context) error {
 
 func (s *Server) handleLeaderboard(c echo.Context) error {
 	u := s.game.Board()
-	out := leaderboardJSON{Top: make([]rowJSON, len(u.Rows)), statsJSON: newStatsJSON(s.game.Stats())}
+	out := leaderboardJSON{Top: make([]rowJSON, len(u.Rows)), Counters: newStatsJSON(s.game.Stats())}
 	for i, r := range u.Rows {
 		out.Top[i] = rowJSON{Rank: i + 1, Tag: s.id.tag(r.ID), Handle: r.Handle, Best: r.Best}
 	}
 	return c.JSON(http.StatusOK, out)
-}
-
-type statsResponse struct {
-	statsJSON
-	PeakOnline int64   `json:"peak_online"`
-	Returning  int64   `json:"returning_players"`
-	Rate       []int64 `json:"rate"`
 }
 
 func (s *Server) handleStats(c echo.Context) error {
@@ -123,5 +117,5 @@ func (s *Server) handleStats(c echo.Context) error {
 	if rate == nil {
 		rate = make([]int64, pulseSeconds) // before the first second completed: no clicks seen yet
 	}
-	return c.JSON(http.StatusOK, statsResponse{statsJSON: newStatsJSON(st), PeakOnline: st.PeakOnline, Returning: st.Returning, Rate: rate})
+	return c.JSON(http.StatusOK, protocol.StatsResponse{Counters: newStatsJSON(st), PeakOnline: st.PeakOnline, ReturningPlayers: st.Returning, Rate: rate})
 }

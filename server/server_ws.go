@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
 	"github.com/olahol/melody"
@@ -81,6 +82,10 @@ type client struct {
 
 	slot int // index in hub.clients; guarded by hub.mu
 
+	// rankSent is the last rank frame sent (server_rank.go); only the rank refresh
+	// touches it.
+	rankSent []byte
+
 	// upgraded is closed when the socket is open and registered, which tells handleWS
 	// that it may return.
 	upgraded chan struct{}
@@ -113,7 +118,7 @@ func (c *client) sendState(st game.State, force bool) {
 }
 
 func (c *client) sendError(msg string) {
-	c.sess.Write(mustJSON(errorFrame{Type: "error", Error: msg}))
+	c.sess.Write(mustJSON(errorFrame{Type: protocol.TypeError, Error: msg}))
 }
 
 // sendPaused tells the page that its click could not be stored: the game's storage

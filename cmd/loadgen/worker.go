@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/clickthebutton/clickthebutton/internal/protocol"
 	"github.com/gorilla/websocket"
 )
 
@@ -28,17 +29,17 @@ const (
 	nKinds
 )
 
-var kindNames = [nKinds]string{"state", "board_delta", "board", "stats", "error", "other"}
+var kindNames = [nKinds]string{protocol.TypeState, protocol.TypeBoardDelta, protocol.TypeBoard, protocol.TypeStats, protocol.TypeError, "other"}
 
 var (
-	pState = []byte(`{"type":"state"`)
-	pDelta = []byte(`{"type":"board_delta"`)
-	pBoard = []byte(`{"type":"board"`)
-	pStats = []byte(`{"type":"stats"`)
-	pError = []byte(`{"type":"error"`)
+	pState = []byte(`{"type":"` + protocol.TypeState + `"`)
+	pDelta = []byte(`{"type":"` + protocol.TypeBoardDelta + `"`)
+	pBoard = []byte(`{"type":"` + protocol.TypeBoard + `"`)
+	pStats = []byte(`{"type":"` + protocol.TypeStats + `"`)
+	pError = []byte(`{"type":"` + protocol.TypeError + `"`)
 
-	clickMsg  = []byte(`{"type":"click"}`)
-	resyncMsg = []byte(`{"type":"resync"}`)
+	clickMsg  = []byte(`{"type":"` + protocol.TypeClick + `"}`)
+	resyncMsg = []byte(`{"type":"` + protocol.TypeResync + `"}`)
 )
 
 const probeSlots = 1 << 16
@@ -59,20 +60,12 @@ type probe struct {
 	skipped atomic.Uint64
 }
 
-type row struct {
-	Rank   int    `json:"rank"`
-	Tag    string `json:"tag"`
-	Handle string `json:"handle"`
-	Best   int64  `json:"best"`
-}
-
-type boardMsg struct {
-	Type string   `json:"type"`
-	Seq  uint64   `json:"seq"`
-	Size int      `json:"size"`
-	Rows []row    `json:"rows"`
-	Drop []string `json:"drop"`
-}
+// The frames it reads are the protocol's own types (internal/protocol): a board frame
+// decodes as a delta without size and drop.
+type (
+	row      = protocol.Row
+	boardMsg = protocol.BoardDeltaFrame
+)
 
 type client struct {
 	w     *worker
@@ -335,21 +328,27 @@ func (c *client) read() {
 	}
 }
 
-func (c *client) handle(msg []byte, now int64) {
-	w := c.w
-	kind := kOther
+// kindOf tells a frame's type by its first bytes, which the server always writes the
+// same way: "type" first.
+func kindOf(msg []byte) int {
 	switch {
 	case bytes.HasPrefix(msg, pState):
-		kind = kState
+		return kState
 	case bytes.HasPrefix(msg, pDelta):
-		kind = kDelta
+		return kDelta
 	case bytes.HasPrefix(msg, pBoard):
-		kind = kBoard
+		return kBoard
 	case bytes.HasPrefix(msg, pStats):
-		kind = kStats
+		return kStats
 	case bytes.HasPrefix(msg, pError):
-		kind = kError
+		return kError
 	}
+	return kOther
+}
+
+func (c *client) handle(msg []byte, now int64) {
+	w := c.w
+	kind := kindOf(msg)
 	if w.inWindow(now) {
 		w.frames[kind].Add(1)
 		w.bytes[kind].Add(uint64(len(msg)))

@@ -60,6 +60,7 @@ func Run(t *testing.T, newGame NewGame) {
 		{"BotHidden", testBotHide},
 		{"BotThrottled", testBotThrottle},
 		{"ForgetUnplayed", testForgetUnplayed},
+		{"Ranks", testRanks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

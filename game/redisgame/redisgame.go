@@ -68,6 +68,8 @@ type Backend struct {
 
 	watch atomic.Pointer[func(game.Event)]
 
+	ranks rankCache // rank.go
+
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops
 	pub    game.Publisher
 	tops   [partitions]partTop

@@ -58,6 +58,8 @@ type scripts struct {
 	leave     *rueidis.Lua
 	lease     *rueidis.Lua
 	release   *rueidis.Lua
+
+	rankSelf, rankAround *rueidis.Lua // rank.go
 }
 
 func newScripts() *scripts {
@@ -80,6 +82,9 @@ func newScripts() *scripts {
 		leave:     rueidis.NewLuaScript(leaveSrc),
 		lease:     rueidis.NewLuaScript(leaseSrc),
 		release:   rueidis.NewLuaScript(releaseSrc),
+
+		rankSelf:   rueidis.NewLuaScriptReadOnly(rankSelfSrc),
+		rankAround: rueidis.NewLuaScriptReadOnly(rankAroundSrc),
 	}
 }
 

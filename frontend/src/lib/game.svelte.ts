@@ -12,6 +12,7 @@ import {
   pausedText,
   type Counters,
   type Rate,
+  type RankFrame,
   type Rules,
   type ServerFrame,
   type Session,
@@ -49,6 +50,8 @@ export class Game {
    * is only sent once a click or the tick reached the storage again.
    */
   paused = $state<string | null>(null);
+  /** The player's rank and neighbours from the last rank frame; null before the first. */
+  rank = $state.raw<RankFrame | null>(null);
   /** True while the rename form is open over the game screen. */
   renaming = $state(false);
   /** Why the page stopped for good, in phase "ended". */
@@ -312,6 +315,9 @@ export class Game {
       }
       case 'stats':
         this.setCounters(f);
+        break;
+      case 'rank':
+        this.rank = f;
         break;
       case 'error': {
         const notice = pausedText(f);

@@ -187,3 +187,27 @@ describe('the pulse (rate)', () => {
     if (valid) expect(st?.rate).toEqual(want);
   });
 });
+
+describe('rank and rate', () => {
+  const rank = { type: 'rank', rank: 3, of: 150, best: 40, above: [row], below: [] };
+
+  it('parses a rank frame', () => {
+    expect(parseFrame(JSON.stringify(rank))).toEqual(rank);
+  });
+
+  it('keeps the click rate of a stats frame', () => {
+    const f = { type: 'stats', ...counters, rate: [0, 3, 12] };
+    expect(parseFrame(JSON.stringify(f))).toEqual(f);
+  });
+
+  it.each([
+    ['rank without of', { ...rank, of: undefined }],
+    ['rank with a negative rank', { ...rank, rank: -1 }],
+    ['rank with a bad neighbour', { ...rank, below: [{ ...row, tag: '' }] }],
+    ['rank without below', { ...rank, below: undefined }],
+    ['stats with a fractional rate', { type: 'stats', ...counters, rate: [1.5] }],
+    ['stats with a rate that is no list', { type: 'stats', ...counters, rate: 5 }],
+  ])('rejects %s', (_name, f) => {
+    expect(parseFrame(JSON.stringify(f))).toBeNull();
+  });
+});

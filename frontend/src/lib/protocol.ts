@@ -1,26 +1,41 @@
 // Wire types and validating parsers for docs/protocol.md.
 // Everything coming from the network is `unknown` until one of these functions accepts it.
 
-export interface Row {
-  rank: number;
-  tag: string;
-  handle: string;
-  best: number;
-}
+import {
+  CODE_BANNED as GEN_CODE_BANNED,
+  CODE_HANDLE_LOCKED as GEN_CODE_HANDLE_LOCKED,
+  CODE_UNAVAILABLE as GEN_CODE_UNAVAILABLE,
+  decodeLeaderboard,
+  decodeRow,
+  decodeRules,
+  decodeServerFrame,
+  decodeSession,
+  decodeStatsResponse,
+  isCount,
+  type Leaderboard,
+  type Row,
+  type Rules,
+  type ServerFrame,
+  type Session as WireSession,
+  type StatsResponse,
+} from './protocol.gen';
 
-export interface Counters {
-  total_clicks: number;
-  players: number;
-  online: number;
-}
-
-/** The rules in force on this server (HTTP session answers only). */
-export interface Rules {
-  throttle_limit: number;
-  throttle_window_ms: number;
-  throttle_penalty_ms: number;
-  idle_reset_ms: number;
-}
+// The types of every frame and body come from the single source (internal/protocol, through
+// protocol.gen.ts); this module adds what the page itself needs on top.
+export type {
+  BoardDeltaFrame,
+  BoardFrame,
+  Counters,
+  ErrorFrame,
+  Leaderboard,
+  RankFrame,
+  Row,
+  Rules,
+  ServerFrame,
+  StateFrame,
+  StatsFrame,
+} from './protocol.gen';
+export { isCount };
 
 /** The rules as designed, used until the server said otherwise. */
 export const DEFAULT_RULES: Rules = {
@@ -30,57 +45,23 @@ export const DEFAULT_RULES: Rules = {
   idle_reset_ms: 300_000,
 };
 
-export interface Session {
-  /** Only in HTTP answers; state frames leave it out. */
+/** The player's own state; `rules` only in HTTP answers, state frames leave it out. */
+export interface Session extends WireSession {
   rules?: Rules;
-  handle: string;
-  tag: string;
-  score: number;
-  best: number;
-  total: number;
-  throttled: boolean;
-  retry_after_ms: number;
-  idle_reset: boolean;
 }
+
+/** GET api/stats: the counters plus the long-run figures. */
+export type Stats = StatsResponse;
 
 /** The game's clicks per second over the last minute, oldest second first (docs/protocol.md). */
 export type Rate = number[];
 
-/** GET api/stats: the counters plus the long-run figures. */
-export interface Stats extends Counters {
-  peak_online: number;
-  returning_players: number;
-  /** Absent from servers older than the pulse. */
-  rate?: Rate;
-}
+/** The most counts a rate holds: one a second over a minute. */
+export const RATE_SECONDS = 60;
 
-export interface Leaderboard extends Counters {
-  top: Row[];
-}
-
-export interface StateFrame extends Session {
-  type: 'state';
-}
-
-export interface BoardFrame extends Counters {
-  type: 'board';
-  seq: number;
-  rows: Row[];
-  rate?: Rate;
-}
-
-export interface BoardDeltaFrame extends Counters {
-  type: 'board_delta';
-  seq: number;
-  size: number;
-  rows: Row[];
-  drop: string[];
-}
-
-export interface StatsFrame extends Counters {
-  type: 'stats';
-  /** Once a second at most, when the pulse changed. */
-  rate?: Rate;
+/** False when a value carries a rate longer than a minute, which no server sends. */
+function rateFits(v: { rate?: Rate } | null): boolean {
+  return v === null || v.rate === undefined || v.rate.length <= RATE_SECONDS;
 }
 
 /**
@@ -92,9 +73,9 @@ export interface StatsFrame extends Counters {
  */
 export type ErrorCode = 'unavailable' | 'banned' | 'handle_locked' | (string & {});
 
-export const CODE_UNAVAILABLE: ErrorCode = 'unavailable';
-export const CODE_BANNED: ErrorCode = 'banned';
-export const CODE_HANDLE_LOCKED: ErrorCode = 'handle_locked';
+export const CODE_UNAVAILABLE: ErrorCode = GEN_CODE_UNAVAILABLE;
+export const CODE_BANNED: ErrorCode = GEN_CODE_BANNED;
+export const CODE_HANDLE_LOCKED: ErrorCode = GEN_CODE_HANDLE_LOCKED;
 
 /** `{"error":"...","code":"..."}`: an HTTP error body, and the payload of an error frame. */
 export interface ErrorBody {
@@ -104,12 +85,6 @@ export interface ErrorBody {
   reason?: string;
 }
 
-export interface ErrorFrame extends ErrorBody {
-  type: 'error';
-}
-
-export type ServerFrame = StateFrame | BoardFrame | BoardDeltaFrame | StatsFrame | ErrorFrame;
-
 export type ClientFrame = { type: 'click' } | { type: 'resync' };
 
 type Obj = Record<string, unknown>;
@@ -118,102 +93,29 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** A non-negative safe integer, as the protocol promises for every number. */
-export function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
 function isStr(v: unknown): v is string {
   return typeof v === 'string';
 }
 
-function isBool(v: unknown): v is boolean {
-  return typeof v === 'boolean';
+export const parseRow: (v: unknown) => Row | null = decodeRow;
+export const parseRules: (v: unknown) => Rules | null = decodeRules;
+export function parseStats(v: unknown): Stats | null {
+  const st = decodeStatsResponse(v);
+  return rateFits(st) ? st : null;
 }
+export const parseLeaderboard: (v: unknown) => Leaderboard | null = decodeLeaderboard;
 
-export function parseRow(v: unknown): Row | null {
-  if (!isObj(v)) return null;
-  const { rank, tag, handle, best } = v;
-  if (!isCount(rank) || rank < 1 || !isStr(tag) || tag === '' || !isStr(handle) || !isCount(best)) {
-    return null;
-  }
-  return { rank, tag, handle, best };
-}
-
-function parseRows(v: unknown): Row[] | null {
-  if (!Array.isArray(v)) return null;
-  const rows: Row[] = [];
-  for (const item of v) {
-    const row = parseRow(item);
-    if (!row) return null;
-    rows.push(row);
-  }
-  return rows;
-}
-
-function parseCounters(v: Obj): Counters | null {
-  const { total_clicks, players, online } = v;
-  if (!isCount(total_clicks) || !isCount(players) || !isCount(online)) return null;
-  return { total_clicks, players, online };
-}
-
-/** The pulse, at most 60 counts; undefined when absent, null when malformed. */
-export function parseRate(v: unknown): Rate | null | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length > 60 || !v.every(isCount)) return null;
-  return v.slice();
-}
-
-/** Adds the pulse to a frame when present; false when malformed. */
-function withRate<T extends { rate?: Rate }>(out: T, v: unknown): boolean {
-  const rate = parseRate(v);
-  if (rate === null) return false;
-  if (rate !== undefined) out.rate = rate;
-  return true;
-}
-
-export function parseRules(v: unknown): Rules | null {
-  if (!isObj(v)) return null;
-  const { throttle_limit, throttle_window_ms, throttle_penalty_ms, idle_reset_ms } = v;
-  if (!isCount(throttle_limit) || !isCount(throttle_window_ms) || !isCount(throttle_penalty_ms) || !isCount(idle_reset_ms)) {
-    return null;
-  }
-  return { throttle_limit, throttle_window_ms, throttle_penalty_ms, idle_reset_ms };
-}
-
+/** A session object: a state frame's fields, with the rules when an HTTP answer has them. */
 export function parseSession(v: unknown): Session | null {
   if (!isObj(v)) return null;
-  let rules: Rules | undefined;
+  const s: Session | null = decodeSession(v);
+  if (!s) return null;
   if (v.rules !== undefined) {
-    const r = parseRules(v.rules);
+    const r = decodeRules(v.rules);
     if (!r) return null;
-    rules = r;
+    s.rules = r;
   }
-  const { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset } = v;
-  if (
-    !isStr(handle) ||
-    !isStr(tag) ||
-    !isCount(score) ||
-    !isCount(best) ||
-    !isCount(total) ||
-    !isBool(throttled) ||
-    !isCount(retry_after_ms) ||
-    !isBool(idle_reset)
-  ) {
-    return null;
-  }
-  const session: Session = { handle, tag, score, best, total, throttled, retry_after_ms, idle_reset };
-  if (rules) session.rules = rules;
-  return session;
-}
-
-export function parseStats(v: unknown): Stats | null {
-  if (!isObj(v)) return null;
-  const c = parseCounters(v);
-  const { peak_online, returning_players } = v;
-  if (!c || !isCount(peak_online) || !isCount(returning_players)) return null;
-  const out: Stats = { ...c, peak_online, returning_players };
-  return withRate(out, v.rate) ? out : null;
+  return s;
 }
 
 /** An error body; null when there is no error text or the code is not a string. */
@@ -237,50 +139,10 @@ export function pausedText(e: ErrorBody): string | null {
   return e.error.charAt(0).toUpperCase() + e.error.slice(1);
 }
 
-export function parseLeaderboard(v: unknown): Leaderboard | null {
-  if (!isObj(v)) return null;
-  const counters = parseCounters(v);
-  const top = parseRows(v.top);
-  if (!counters || !top) return null;
-  return { top, ...counters };
-}
-
 /** Validates one decoded JSON value as a server frame; null when it is not one. */
 export function toFrame(v: unknown): ServerFrame | null {
-  if (!isObj(v)) return null;
-  switch (v.type) {
-    case 'state': {
-      const s = parseSession(v);
-      return s ? { type: 'state', ...s } : null;
-    }
-    case 'board': {
-      const c = parseCounters(v);
-      const rows = parseRows(v.rows);
-      if (!c || !rows || !isCount(v.seq)) return null;
-      const out: BoardFrame = { type: 'board', seq: v.seq, rows, ...c };
-      return withRate(out, v.rate) ? out : null;
-    }
-    case 'board_delta': {
-      const c = parseCounters(v);
-      const rows = parseRows(v.rows);
-      const drop = v.drop;
-      if (!c || !rows || !isCount(v.seq) || !isCount(v.size)) return null;
-      if (!Array.isArray(drop) || !drop.every(isStr)) return null;
-      return { type: 'board_delta', seq: v.seq, size: v.size, rows, drop, ...c };
-    }
-    case 'stats': {
-      const c = parseCounters(v);
-      if (!c) return null;
-      const out: StatsFrame = { type: 'stats', ...c };
-      return withRate(out, v.rate) ? out : null;
-    }
-    case 'error': {
-      const e = parseErrorBody(v);
-      return e ? { type: 'error', ...e } : null;
-    }
-    default:
-      return null;
-  }
+  const f = decodeServerFrame(v);
+  return f && 'rate' in f && !rateFits(f) ? null : f;
 }
 
 /** Parses the text of one WebSocket message; null for binary data, bad JSON or bad frames. */

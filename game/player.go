@@ -20,7 +20,10 @@ const (
 type memPlayer struct {
 	id uuid.UUID
 
-	handle    atomic.Pointer[string]
+	handle    atomic.Pointer[string] // &firstHandle until the first rename
+	// firstHandle holds the handle the player was created with, so that creating a
+	// player does not allocate a box for it; a rename stores a new box.
+	firstHandle string
 	score     atomic.Int64
 	best      atomic.Int64
 	bestAt    atomic.Int64 // Unix nanoseconds when best was reached, for tie-breaks

@@ -128,6 +128,45 @@ func (t *table) copyWithout(size int, skip *memPlayer) *table {
 	return c
 }
 
+// reserve grows every shard's table, once, to hold n more players spread evenly over
+// the shards (with room for the spread of random ids), so that loading them does not
+// copy the tables again and again.
+func (m *memStore) reserve(n int) {
+	per := n / shardCount
+	per += 4*isqrt(per) + minTable // four standard deviations of a binomial spread
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		t := s.table.Load()
+		size := len(t.slots)
+		for (int(s.n.Load())+per)*2 > size {
+			size *= 2
+		}
+		if size > len(t.slots) {
+			s.table.Store(t.copyWithout(size, nil))
+		}
+		s.mu.Unlock()
+	}
+}
+
+func isqrt(n int) int {
+	r := 0
+	for (r+1)*(r+1) <= n {
+		r++
+	}
+	return r
+}
+
+// rangeShard calls fn for every player of shard i until fn returns false.
+func (m *memStore) rangeShard(i int, fn func(*memPlayer) bool) {
+	t := m.shards[i].table.Load()
+	for j := range t.slots {
+		if p := t.slots[j].Load(); p != nil && !fn(p) {
+			return
+		}
+	}
+}
+
 // Range calls fn for every player until fn returns false.
 func (m *memStore) Range(fn func(*memPlayer) bool) {
 	for i := range m.shards {

@@ -86,12 +86,26 @@ type Source interface {
 // are formatted on every core at once and written in order; other sources are
 // formatted one record after another.
 func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
+	return writeSnapshotWith(ctx, w, src, nil)
+}
+
+// partBuffers keeps the buffers of one writer's parts from one snapshot to the next,
+// so that a snapshot every second does not feed the garbage collector tens of
+// megabytes each time.
+type partBuffers struct {
+	free [][]byte
+}
+
+func writeSnapshotWith(ctx context.Context, w io.Writer, src Source, bufs *partBuffers) error {
 	head := strings.Join(snapshotColumns, ",") + "\n"
 	if ps, ok := src.(partedSource); ok {
 		if _, err := io.WriteString(w, head); err != nil {
 			return err
 		}
-		return writeParts(ctx, w, ps)
+		if bufs == nil {
+			bufs = &partBuffers{}
+		}
+		return writeParts(ctx, w, ps, bufs)
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.WriteString(head)
@@ -119,8 +133,10 @@ type partedSource interface {
 
 // writeParts formats the parts of src on GOMAXPROCS goroutines and writes them to w in
 // order. At most two parts per goroutine are held in memory, so the extra memory is a
-// few part sizes, not the file's.
-func writeParts(ctx context.Context, w io.Writer, src partedSource) error {
+// few part sizes, not the file's; those buffers are taken from bufs and given back.
+// The formatters yield the processor every yieldEvery records, so that clicks arriving
+// meanwhile wait microseconds for a core, not a scheduler time slice.
+func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBuffers) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts, each := src.recordParts(ctx)
@@ -136,7 +152,11 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource) error {
 	// A worker takes a token before it formats a part and the writer gives it back
 	// once that part is written, so the formatters run at most 2*workers parts ahead.
 	tokens := make(chan struct{}, 2*workers)
-	free := make(chan []byte, 2*workers)
+	free := make(chan []byte, 2*workers+len(bufs.free))
+	for _, b := range bufs.free {
+		free <- b
+	}
+	bufs.free = bufs.free[:0]
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -162,7 +182,11 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource) error {
 				buf = buf[:0]
 				err := ctx.Err()
 				if err == nil {
+					k := 0
 					err = each(i, func(r Record) error {
+						if k++; k%yieldEvery == 0 {
+							runtime.Gosched()
+						}
 						buf = appendRecord(buf, r, &te)
 						return nil
 					})
@@ -186,8 +210,13 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource) error {
 	}
 	cancel()
 	wg.Wait()
+	for len(free) > 0 && len(bufs.free) < 2*workers {
+		bufs.free = append(bufs.free, <-free)
+	}
 	return err
 }
+
+const yieldEvery = 256
 
 func appendRecord(b []byte, r Record, te *timeEncoder) []byte {
 	var id [36]byte
@@ -653,6 +682,7 @@ type Snapshotter struct {
 	mu      sync.Mutex // one write at a time
 	written int64      // Source.Version at the last successful write
 	primed  bool
+	bufs    partBuffers // guarded by mu
 }
 
 // Prime records the game's current state as already on disk; call it right after
@@ -721,7 +751,7 @@ func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 	err = WriteFileAtomic(s.FS, s.Path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
-		err := WriteSnapshot(ctx, cw, s.Source)
+		err := writeSnapshotWith(ctx, cw, s.Source, &s.bufs)
 		size = cw.n
 		return err
 	})

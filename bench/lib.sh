@@ -81,7 +81,8 @@ start_game() {
 	local data=$1
 	shift
 	port_free "$GAME_ADDR"
-	"$BENCH_BIN/clickthebutton" --addr "$GAME_ADDR" --data "$data" "${GAME_FLAGS[@]}" "$@" >"$data.log" 2>&1 &
+	# GAME_ENV: environment for the server only, e.g. "GOGC=50" (loadgen keeps its own).
+	env ${GAME_ENV:-} "$BENCH_BIN/clickthebutton" --addr "$GAME_ADDR" --data "$data" "${GAME_FLAGS[@]}" "$@" >"$data.log" 2>&1 &
 	SERVER_PID=$!
 	STARTED+=("$SERVER_PID")
 	started_ok "http://$GAME_ADDR/healthz"

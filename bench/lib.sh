@@ -136,7 +136,7 @@ point() {
 # gobench OUTFILE COUNT BENCHTIME: the engine and frame benchmarks.
 gobench() {
 	log "go test -bench (count $2)"
-	go test -run '^$' -bench 'BenchmarkClick$|BenchmarkClickParallel$|BenchmarkTick1M|BenchmarkSnapshotWrite1M|BenchmarkSnapshotLoad1M|BenchmarkLeaderboardWorkload' \
+	go test -run '^$' -bench 'BenchmarkClick$|BenchmarkClickParallel$|BenchmarkClickParallelSamePlayer$|BenchmarkTick1M|BenchmarkSnapshotWrite1M|BenchmarkSnapshotLoad1M|BenchmarkLeaderboardWorkload' \
 		-benchmem -count "$2" -benchtime "$3" -timeout 30m ./game | tee "$1"
 	go test -run '^$' -bench 'BenchmarkStateFrame' -benchmem -count "$2" ./server | tee -a "$1"
 }

@@ -609,6 +609,9 @@ func LoadSnapshot(path string, e *Engine) (int, error) {
 		return l.load
 	}
 	n, err := readSnapshotData(data, path, newLoad, runtime.GOMAXPROCS(0))
+	for _, l := range loaders {
+		l.flush()
+	}
 	if err != nil {
 		return n, err
 	}

@@ -92,7 +92,7 @@ func (m *memStore) Add(p *memPlayer) (*memPlayer, bool) {
 	if (int(s.n.Load())+1)*2 > len(t.slots) {
 		t = s.grow(t)
 	}
-	t.insert(p)
+	t.insertAt(p, h)
 	s.n.Add(1)
 	return p, true
 }
@@ -107,8 +107,11 @@ func (s *shard) grow(old *table) *table {
 
 // insert puts p in the first free slot of its probe chain. Call with the shard's mutex
 // held, on a table with a free slot.
-func (t *table) insert(p *memPlayer) {
-	for i := hash(p.id) & t.mask; ; i = (i + 1) & t.mask {
+func (t *table) insert(p *memPlayer) { t.insertAt(p, hash(p.id)) }
+
+// insertAt is insert of p whose id hashes to h.
+func (t *table) insertAt(p *memPlayer, h uint64) {
+	for i := h & t.mask; ; i = (i + 1) & t.mask {
 		if t.slots[i].Load() == nil {
 			t.slots[i].Store(p)
 			return

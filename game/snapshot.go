@@ -83,17 +83,18 @@ type Source interface {
 }
 
 // WriteSnapshot writes every player of src to w as CSV. The in-memory game's shards
-// are formatted on every core at once and written in order; other sources are
-// formatted one record after another.
+// are formatted on every core at once and written in order (a Snapshotter leaves one
+// core free); other sources are formatted one record after another.
 func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
 	return writeSnapshotWith(ctx, w, src, nil)
 }
 
 // partBuffers keeps the buffers of one writer's parts from one snapshot to the next,
 // so that a snapshot every second does not feed the garbage collector tens of
-// megabytes each time.
+// megabytes each time; and how many goroutines format them.
 type partBuffers struct {
-	free [][]byte
+	free    [][]byte
+	workers int
 }
 
 func writeSnapshotWith(ctx context.Context, w io.Writer, src Source, bufs *partBuffers) error {
@@ -103,7 +104,7 @@ func writeSnapshotWith(ctx context.Context, w io.Writer, src Source, bufs *partB
 			return err
 		}
 		if bufs == nil {
-			bufs = &partBuffers{}
+			bufs = &partBuffers{workers: runtime.GOMAXPROCS(0)}
 		}
 		return writeParts(ctx, w, ps, bufs)
 	}
@@ -131,16 +132,14 @@ type partedSource interface {
 	recordParts(ctx context.Context) (int, func(i int, fn func(Record) error) error)
 }
 
-// writeParts formats the parts of src on GOMAXPROCS goroutines and writes them to w in
-// order. At most two parts per goroutine are held in memory, so the extra memory is a
+// writeParts formats the parts of src on bufs.workers goroutines and writes them to w
+// in order. At most two parts per goroutine are held in memory, so the extra memory is a
 // few part sizes, not the file's; those buffers are taken from bufs and given back.
-// The formatters yield the processor every yieldEvery records, so that clicks arriving
-// meanwhile wait microseconds for a core, not a scheduler time slice.
 func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBuffers) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	parts, each := src.recordParts(ctx)
-	workers := min(runtime.GOMAXPROCS(0), parts)
+	workers := min(max(bufs.workers, 1), parts)
 	type result struct {
 		buf []byte
 		err error
@@ -182,11 +181,7 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 				buf = buf[:0]
 				err := ctx.Err()
 				if err == nil {
-					k := 0
 					err = each(i, func(r Record) error {
-						if k++; k%yieldEvery == 0 {
-							runtime.Gosched()
-						}
 						buf = appendRecord(buf, r, &te)
 						return nil
 					})
@@ -215,8 +210,6 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 	}
 	return err
 }
-
-const yieldEvery = 256
 
 func appendRecord(b []byte, r Record, te *timeEncoder) []byte {
 	var id [36]byte
@@ -678,6 +671,11 @@ type Snapshotter struct {
 	FS FS
 	// Log receives one line per failed write; nil means slog.Default().
 	Log *slog.Logger
+	// Workers is how many goroutines format the in-memory game's shards at once; 0
+	// means one per core but one (GOMAXPROCS-1, at least 1), so that a large snapshot
+	// leaves a core to the clicks. The file is written by yet another goroutine, so
+	// even one worker formats while the previous part goes to disk.
+	Workers int
 	// Observe, when set, is told about every write attempt: how long it took, the size
 	// of the file written, and the error if it failed.
 	Observe func(took time.Duration, size int64, err error)
@@ -754,6 +752,10 @@ func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 	err = WriteFileAtomic(s.FS, s.Path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
+		s.bufs.workers = s.Workers
+		if s.bufs.workers <= 0 {
+			s.bufs.workers = max(runtime.GOMAXPROCS(0)-1, 1)
+		}
 		err := writeSnapshotWith(ctx, cw, s.Source, &s.bufs)
 		size = cw.n
 		return err

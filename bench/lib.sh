@@ -81,7 +81,8 @@ start_game() {
 	local data=$1
 	shift
 	port_free "$GAME_ADDR"
-	"$BENCH_BIN/clickthebutton" --addr "$GAME_ADDR" --data "$data" "${GAME_FLAGS[@]}" "$@" >"$data.log" 2>&1 &
+	# GAME_ENV: environment for the server only, e.g. "GOGC=50" (loadgen keeps its own).
+	env ${GAME_ENV:-} "$BENCH_BIN/clickthebutton" --addr "$GAME_ADDR" --data "$data" "${GAME_FLAGS[@]}" "$@" >"$data.log" 2>&1 &
 	SERVER_PID=$!
 	STARTED+=("$SERVER_PID")
 	started_ok "http://$GAME_ADDR/healthz"
@@ -135,7 +136,7 @@ point() {
 # gobench OUTFILE COUNT BENCHTIME: the engine and frame benchmarks.
 gobench() {
 	log "go test -bench (count $2)"
-	go test -run '^$' -bench 'BenchmarkClick$|BenchmarkClickParallel$|BenchmarkTick1M|BenchmarkSnapshotWrite1M|BenchmarkSnapshotLoad1M|BenchmarkLeaderboardWorkload' \
+	go test -run '^$' -bench 'BenchmarkClick$|BenchmarkClickParallel$|BenchmarkClickParallelSamePlayer$|BenchmarkTick1M|BenchmarkSnapshotWrite1M|BenchmarkSnapshotLoad1M|BenchmarkLeaderboardWorkload' \
 		-benchmem -count "$2" -benchtime "$3" -timeout 30m ./game | tee "$1"
 	go test -run '^$' -bench 'BenchmarkStateFrame' -benchmem -count "$2" ./server | tee -a "$1"
 }

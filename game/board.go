@@ -92,16 +92,10 @@ func (e *Engine) tick() (Update, bool) {
 	b := &e.board
 	changed := b.changed[:0]
 	for i := range e.lanes {
-		p := e.lanes[i].changed.Swap(nil)
-		for p != nil {
-			next := p.next
-			p.next = nil
-			// Clear the flag only after reading next: from here on a click may queue p
-			// again, which rewrites p.next.
-			p.queued.Store(false)
-			changed = append(changed, p)
+		n := len(changed)
+		changed = e.lanes[i].take(changed)
+		for _, p := range changed[n:] {
 			e.queueRank(p) // its place in the rank index is filed by the next Ranks
-			p = next
 		}
 	}
 	b.changed = changed
@@ -208,25 +202,50 @@ func (e *Engine) Rebuild() Update {
 
 // scanTop returns the board's rows computed from every player. Called under tickMu.
 func (e *Engine) scanTop() []entry {
-	b := &e.board
-	// A bounded selection: keep the best b.size entries seen so far, sorted.
-	top := make([]entry, 0, b.size+1)
+	top := make([]entry, 0, e.board.size+1)
 	e.store.Range(func(p *memPlayer) bool {
-		r := rowOf(p)
-		if r.Best == 0 {
-			return true
-		}
-		if len(top) == b.size && !RanksAbove(r, top[len(top)-1].row) {
-			return true
-		}
-		i, _ := slices.BinarySearchFunc(top, entry{p, r}, compareEntries)
-		top = slices.Insert(top, i, entry{p, r})
-		if len(top) > b.size {
-			top = top[:b.size]
-		}
+		top = e.board.offer(top, p)
 		return true
 	})
 	return top
+}
+
+// offer is one step of a bounded selection: top, sorted, keeps the best b.size
+// entries of the players offered so far. It reads only b.size, so loaders may call
+// it without tickMu.
+func (b *board) offer(top []entry, p *memPlayer) []entry {
+	r := rowOf(p)
+	if r.Best == 0 {
+		return top
+	}
+	if len(top) == b.size && !RanksAbove(r, top[len(top)-1].row) {
+		return top
+	}
+	i, _ := slices.BinarySearchFunc(top, entry{p, r}, compareEntries)
+	top = slices.Insert(top, i, entry{p, r})
+	if len(top) > b.size {
+		top = top[:b.size]
+	}
+	return top
+}
+
+// rebuildFrom publishes the board made of the best rows of tops, each a board of some
+// of the players (loaders' tops that together cover every player).
+func (e *Engine) rebuildFrom(tops [][]entry) Update {
+	var all []entry
+	for _, t := range tops {
+		all = append(all, t...)
+	}
+	slices.SortFunc(all, compareEntries)
+	all = all[:min(len(all), e.board.size)]
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
+	u, _ := e.publish(all, true)
+	// The rank index is every player's, not the loaders' tops: a full scan still.
+	e.rankMu.Lock()
+	e.rebuildRanks()
+	e.rankMu.Unlock()
+	return u
 }
 
 // Publisher numbers the leaderboards a backend publishes and says what changed from
@@ -273,4 +292,20 @@ func (p *Publisher) publish(rows []Row) Update {
 	u.Seq = p.seq
 	p.rows = rows
 	return u
+}
+
+// take empties the lane's changed list and appends its players to dst; each of them
+// may be queued again from then on.
+func (l *lane) take(dst []*memPlayer) []*memPlayer {
+	p := l.changed.Swap(nil)
+	for p != nil {
+		next := p.next
+		p.next = nil
+		// Clear the flag only after reading next: from here on a click may queue p
+		// again, which rewrites p.next.
+		p.queued.Store(false)
+		dst = append(dst, p)
+		p = next
+	}
+	return dst
 }

@@ -139,13 +139,20 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Config() Config { return e.cfg }
 
 func (e *Engine) newPlayer(id uuid.UUID, handle string) *memPlayer {
-	p := &memPlayer{id: id, lane: &e.lanes[hash(id)&(laneCount-1)], joinedAt: e.now().UnixNano()}
-	p.handle.Store(&handle)
-	if _, banned := e.bans()[id]; banned {
+	p := new(memPlayer)
+	e.initPlayer(p, id, handle, e.now().UnixNano(), e.bans())
+	return p
+}
+
+// initPlayer sets up the new player p, created at now (Unix ns) while bans held.
+func (e *Engine) initPlayer(p *memPlayer, id uuid.UUID, handle string, now int64, bans map[uuid.UUID]Ban) {
+	p.id, p.lane, p.joinedAt = id, &e.lanes[hash(id)&(laneCount-1)], now
+	p.firstHandle = handle
+	p.handle.Store(&p.firstHandle)
+	if _, banned := bans[id]; banned {
 		p.banned.Store(true)
 		p.hidden.Store(true)
 	}
-	return p
 }
 
 func (e *Engine) join(rawHandle string) (*memPlayer, error) {
@@ -451,11 +458,68 @@ func (e *Engine) records(now time.Time, fn func(Record) error) error {
 	return err
 }
 
+// recordsOf calls fn with a copy of the stored fields of every player of shard i as
+// of t (Unix ns), until fn returns an error, which it returns.
+//
+// The players of a shard lie all over the heap, and each record reads three places:
+// the player, the box of its handle and the handle's bytes. Read one after another,
+// those are three cache misses in a row per player. So the shard is taken in batches:
+// first every player of the batch is touched, then every handle box, then every
+// handle's bytes, each step's loads independent of each other so the processor has
+// them all in flight at once, and only then are the records copied, from the cache.
+func (e *Engine) recordsOf(i int, t int64, fn func(Record) error) error {
+	const batch = 32
+	var (
+		ps    [batch]*memPlayer
+		boxes [batch]*string
+		hs    [batch]string
+		touch byte
+	)
+	slots := e.store.shards[i].table.Load().slots
+	for j := 0; j < len(slots); {
+		n := 0
+		for ; j < len(slots) && n < batch; j++ {
+			if p := slots[j].Load(); p != nil {
+				ps[n] = p
+				n++
+			}
+		}
+		for k := 0; k < n; k++ {
+			boxes[k] = ps[k].handle.Load()
+		}
+		for k := 0; k < n; k++ {
+			hs[k] = *boxes[k]
+		}
+		for k := 0; k < n; k++ {
+			if len(hs[k]) > 0 {
+				touch += hs[k][0]
+			}
+		}
+		for k := 0; k < n; k++ {
+			if err := fn(e.recordWith(ps[k], hs[k], t)); err != nil {
+				return err
+			}
+		}
+	}
+	runtime.KeepAlive(touch)
+	return nil
+}
+
+// partsAt is records as of now cut into the store's shards, for WriteSnapshot to
+// format at once.
+func (e *Engine) partsAt(now time.Time) (int, func(int, func(Record) error) error) {
+	t := now.UnixNano()
+	return shardCount, func(i int, fn func(Record) error) error { return e.recordsOf(i, t, fn) }
+}
+
 // record copies p's stored fields as of t, the idle reset applied.
-func (e *Engine) record(p *memPlayer, t int64) Record {
+func (e *Engine) record(p *memPlayer, t int64) Record { return e.recordWith(p, p.Handle(), t) }
+
+// recordWith is record with p's handle already read.
+func (e *Engine) recordWith(p *memPlayer, handle string, t int64) Record {
 	r := Record{
 		ID:        p.id,
-		Handle:    p.Handle(),
+		Handle:    handle,
 		Score:     max(p.score.Load(), 0),
 		Best:      p.best.Load(),
 		Total:     p.total.Load(),
@@ -481,7 +545,71 @@ func (e *Engine) Load(r Record) error {
 	if err := CheckRecord(r); err != nil {
 		return err
 	}
-	p := e.newPlayer(r.ID, r.Handle)
+	return e.load(e.newPlayer(r.ID, r.Handle), r)
+}
+
+// loader loads checked records into an engine, taking the players from slabs, so that
+// a million loaded players are a thousand allocations and not a million. A slab lives as
+// long as any of its players does. Each goroutine loading needs its own loader.
+type loader struct {
+	e    *Engine
+	now  int64
+	bans map[uuid.UUID]Ban
+	slab []memPlayer
+	// top is the board of the players this loader loaded, kept as scanTop keeps it,
+	// so that the board after a load needs no pass over every player.
+	top []entry
+	// clicks are the loaded players' clicks by lane, added to the lanes by flush: two
+	// loaders adding to the lanes' shared counters row by row would pass their cache
+	// lines back and forth a million times.
+	clicks [laneCount]int64
+}
+
+// flush adds the clicks of the players loaded so far to the engine's counters.
+func (l *loader) flush() {
+	for i, n := range l.clicks {
+		l.e.lanes[i].clicks.Add(n)
+		l.clicks[i] = 0
+	}
+}
+
+const loadSlab = 1024
+
+func (e *Engine) newLoader() *loader {
+	return &loader{e: e, now: e.now().UnixNano(), bans: e.bans()}
+}
+
+// load adds the player of r, which CheckRecord accepted.
+func (l *loader) load(r Record) error {
+	if len(l.slab) == 0 {
+		l.slab = make([]memPlayer, loadSlab)
+	}
+	p := &l.slab[0]
+	l.e.initPlayer(p, r.ID, r.Handle, l.now, l.bans)
+	if err := l.e.add(p, r); err != nil {
+		// p is in no table: clear it and keep its place for the next record.
+		*p = memPlayer{}
+		return err
+	}
+	l.clicks[hash(r.ID)&(laneCount-1)] += r.Total
+	l.slab = l.slab[1:]
+	l.top = l.e.board.offer(l.top, p)
+	return nil
+}
+
+// load fills the new player p from the checked record r and adds it, its clicks
+// counted.
+func (e *Engine) load(p *memPlayer, r Record) error {
+	if err := e.add(p, r); err != nil {
+		return err
+	}
+	// Counting the loaded clicks keeps the game's total right across restarts.
+	p.lane.clicks.Add(r.Total)
+	return nil
+}
+
+// add fills the new player p from the checked record r and adds it to the store.
+func (e *Engine) add(p *memPlayer, r Record) error {
 	p.score.Store(r.Score)
 	p.best.Store(r.Best)
 	p.total.Store(r.Total)
@@ -491,8 +619,6 @@ func (e *Engine) Load(r Record) error {
 	if _, added := e.store.Add(p); !added {
 		return fmt.Errorf("duplicate id %s", r.ID)
 	}
-	// Counting the loaded clicks keeps the game's total right across restarts.
-	p.lane.clicks.Add(r.Total)
 	return nil
 }
 

@@ -147,6 +147,10 @@ func (e *Engine) Ping(context.Context) error { return nil }
 // Version implements Source: it changes whenever anything a snapshot stores changed.
 func (e *Engine) Version(context.Context) (int64, error) { return e.version(), nil }
 
+func (e *Engine) recordParts(context.Context) (int, func(int, func(Record) error) error) {
+	return e.partsAt(e.now())
+}
+
 // Records implements Source.
 func (e *Engine) Records(_ context.Context, fn func(Record) error) error {
 	return e.records(e.now(), fn)

@@ -39,6 +39,14 @@ func (e *HandleError) Is(target error) bool { return target == ErrInvalidHandle 
 // NormalizeHandle trims raw, folds runs of spaces into one, normalises it to Unicode NFC
 // and checks the handle rules. It returns the handle to store, or a *HandleError.
 func NormalizeHandle(raw string) (string, error) {
+	if plainHandle(raw) {
+		return raw, nil
+	}
+	return normalizeHandleFull(raw)
+}
+
+// normalizeHandleFull is NormalizeHandle without the shortcut for plain handles.
+func normalizeHandleFull(raw string) (string, error) {
 	if len(raw) > maxHandleInput {
 		return "", invalid("handle must be at most %d characters", MaxHandleLen)
 	}
@@ -79,6 +87,32 @@ func NormalizeHandle(raw string) (string, error) {
 		}
 	}
 	return h, nil
+}
+
+// plainHandle reports, cheaply, that raw is a valid handle in normal form: at most
+// MaxHandleLen ASCII letters, digits, single inner spaces, '_', '-' and '.', starting
+// with a letter or digit and not ending in a space. Every handle it accepts passes the
+// full check unchanged (a test holds it to that); it refuses many that do too.
+func plainHandle(raw string) bool {
+	if len(raw) == 0 || len(raw) > MaxHandleLen || raw[len(raw)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+		case i == 0:
+			return false
+		case c == ' ':
+			if raw[i-1] == ' ' {
+				return false
+			}
+		case c == '_' || c == '-' || c == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // isFoldedSpace is true for the plain space only: other white space (tabs, newlines,

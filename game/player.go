@@ -20,12 +20,15 @@ const (
 type memPlayer struct {
 	id uuid.UUID
 
-	handle    atomic.Pointer[string]
-	score     atomic.Int64
-	best      atomic.Int64
-	bestAt    atomic.Int64 // Unix nanoseconds when best was reached, for tie-breaks
-	total     atomic.Int64
-	lastClick atomic.Int64 // Unix nanoseconds of the last counted click; 0 means never
+	handle atomic.Pointer[string] // &firstHandle until the first rename
+	// firstHandle holds the handle the player was created with, so that creating a
+	// player does not allocate a box for it; a rename stores a new box.
+	firstHandle string
+	score       atomic.Int64
+	best        atomic.Int64
+	bestAt      atomic.Int64 // Unix nanoseconds when best was reached, for tie-breaks
+	total       atomic.Int64
+	lastClick   atomic.Int64 // Unix nanoseconds of the last counted click; 0 means never
 
 	window      atomic.Uint64 // start ms << attemptBits | attempts
 	violation   atomic.Int64  // Unix ns when the limit was last exceeded; 0 means never

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -164,5 +166,35 @@ func TestRanksFollowTheTick(t *testing.T) {
 	}
 	if err := e.Ranks(context.Background(), []Player{a}, r[:]); err == nil {
 		t.Fatal("Ranks took a shorter out slice")
+	}
+}
+
+// TestRanksAfterLoadingASnapshot: a game loaded from its scores file into an empty
+// engine (the loaders' fast path, which merges their boards instead of scanning)
+// ranks every player as the oracle does, before any tick.
+func TestRanksAfterLoadingASnapshot(t *testing.T) {
+	src := sampleEngine(t)
+	path := filepath.Join(t.TempDir(), "scores.csv")
+	if err := os.WriteFile(path, snapshot(t, src, at(time.Minute)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEngine(t, nil)
+	if n, err := LoadSnapshot(path, e); err != nil || n == 0 {
+		t.Fatalf("LoadSnapshot: %d, %v", n, err)
+	}
+	var ps []*memPlayer
+	e.store.Range(func(p *memPlayer) bool {
+		ps = append(ps, p)
+		return true
+	})
+	checkRanks(t, e, ps, "after the load")
+	ranked := 0
+	for _, r := range oracleRanks(e, ps) {
+		if r.Rank > 0 {
+			ranked++
+		}
+	}
+	if ranked < 5 {
+		t.Fatalf("only %d players ranked: the sample should have more", ranked)
 	}
 }

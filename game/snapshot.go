@@ -2,6 +2,7 @@ package game
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/hex"
@@ -12,9 +13,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -79,13 +82,38 @@ type Source interface {
 	Records(ctx context.Context, fn func(Record) error) error
 }
 
-// WriteSnapshot writes every player of src to w as CSV.
+// WriteSnapshot writes every player of src to w as CSV. The in-memory game's shards
+// are formatted on every core at once and written in order (a Snapshotter leaves one
+// core free); other sources are formatted one record after another.
 func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
+	return writeSnapshotWith(ctx, w, src, nil)
+}
+
+// partBuffers keeps the buffers of one writer's parts from one snapshot to the next,
+// so that a snapshot every second does not feed the garbage collector tens of
+// megabytes each time; and how many goroutines format them.
+type partBuffers struct {
+	free    [][]byte
+	workers int
+}
+
+func writeSnapshotWith(ctx context.Context, w io.Writer, src Source, bufs *partBuffers) error {
+	head := strings.Join(snapshotColumns, ",") + "\n"
+	if ps, ok := src.(partedSource); ok {
+		if _, err := io.WriteString(w, head); err != nil {
+			return err
+		}
+		if bufs == nil {
+			bufs = &partBuffers{workers: runtime.GOMAXPROCS(0)}
+		}
+		return writeParts(ctx, w, ps, bufs)
+	}
 	bw := bufio.NewWriterSize(w, 1<<20)
-	bw.WriteString(strings.Join(snapshotColumns, ",") + "\n")
+	bw.WriteString(head)
 	var buf []byte
+	var te timeEncoder
 	err := src.Records(ctx, func(r Record) error {
-		buf = appendRecord(buf[:0], r)
+		buf = appendRecord(buf[:0], r, &te)
 		_, err := bw.Write(buf)
 		return err
 	})
@@ -95,7 +123,95 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
 	return bw.Flush()
 }
 
-func appendRecord(b []byte, r Record) []byte {
+// partedSource is a Source whose records come in parts that can be read at once by
+// several goroutines: the in-memory game's shards.
+type partedSource interface {
+	Source
+	// recordParts returns the number of parts and a function calling fn with a copy of
+	// every record of part i, all parts taken as of one instant.
+	recordParts(ctx context.Context) (int, func(i int, fn func(Record) error) error)
+}
+
+// writeParts formats the parts of src on bufs.workers goroutines and writes them to w
+// in order. At most two parts per goroutine are held in memory, so the extra memory is a
+// few part sizes, not the file's; those buffers are taken from bufs and given back.
+func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBuffers) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts, each := src.recordParts(ctx)
+	workers := min(max(bufs.workers, 1), parts)
+	type result struct {
+		buf []byte
+		err error
+	}
+	results := make([]chan result, parts)
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	// A worker takes a token before it formats a part and the writer gives it back
+	// once that part is written, so the formatters run at most 2*workers parts ahead.
+	tokens := make(chan struct{}, 2*workers)
+	free := make(chan []byte, 2*workers+len(bufs.free))
+	for _, b := range bufs.free {
+		free <- b
+	}
+	bufs.free = bufs.free[:0]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var te timeEncoder
+			for {
+				select {
+				case tokens <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				i := int(next.Add(1) - 1)
+				if i >= parts {
+					return
+				}
+				var buf []byte
+				select {
+				case buf = <-free:
+				default:
+				}
+				buf = buf[:0]
+				err := ctx.Err()
+				if err == nil {
+					err = each(i, func(r Record) error {
+						buf = appendRecord(buf, r, &te)
+						return nil
+					})
+				}
+				results[i] <- result{buf, err}
+			}
+		}()
+	}
+	var err error
+	for i := 0; i < parts && err == nil; i++ {
+		r := <-results[i]
+		err = r.err
+		if err == nil {
+			_, err = w.Write(r.buf)
+		}
+		select {
+		case free <- r.buf:
+		default:
+		}
+		<-tokens
+	}
+	cancel()
+	wg.Wait()
+	for len(free) > 0 && len(bufs.free) < 2*workers {
+		bufs.free = append(bufs.free, <-free)
+	}
+	return err
+}
+
+func appendRecord(b []byte, r Record, te *timeEncoder) []byte {
 	var id [36]byte
 	encodeUUID(id[:], r.ID)
 	b = append(b, id[:]...)
@@ -108,7 +224,7 @@ func appendRecord(b []byte, r Record) []byte {
 	for _, t := range [...]time.Time{r.LastClick, r.BestAt} {
 		b = append(b, ',')
 		if !t.IsZero() {
-			b = t.UTC().AppendFormat(b, time.RFC3339Nano)
+			b = te.appendRFC3339Nano(b, t.UnixNano())
 		}
 	}
 	return append(b, '\n')
@@ -128,7 +244,7 @@ func encodeUUID(dst []byte, id uuid.UUID) {
 
 // appendCSVField quotes s as encoding/csv would read it back.
 func appendCSVField(b []byte, s string) []byte {
-	if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' {
+	if !needsQuotes(s) {
 		return append(b, s...)
 	}
 	b = append(b, '"')
@@ -141,23 +257,92 @@ func appendCSVField(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// needsQuotes reports whether encoding/csv would misread s unquoted: it holds a comma,
+// a quote or a line break, or starts with a space.
+func needsQuotes(s string) bool {
+	if s == "" {
+		return false
+	}
+	if s[0] == ' ' {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
+}
+
 // ReadSnapshot reads every player from r and hands each to load, which may refuse it
 // (a duplicate id, say). name is used in error messages, which give the line at fault.
-// The records are checked with CheckRecord before load sees them.
+// The records are checked with CheckRecord before load sees them. The whole of r is
+// read into memory first.
 func ReadSnapshot(r io.Reader, name string, load func(Record) error) (int, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return readSnapshotData(data, name, func() func(Record) error { return load }, 1)
+}
+
+// readSnapshotData reads the scores file held in data. A file with no quote and no
+// carriage return, which is every file the writer produced from valid handles, is cut
+// into rows and fields in place, on up to workers goroutines when it is large, each
+// loading through its own newLoad(); any other goes through encoding/csv. Both read
+// the same records and refuse the same files with the same errors (the tests compare
+// them).
+func readSnapshotData(data []byte, name string, newLoad func() func(Record) error, workers int) (int, error) {
+	if bytes.IndexByte(data, '"') >= 0 || bytes.IndexByte(data, '\r') >= 0 {
+		return readSnapshotCSV(bytes.NewReader(data), name, newLoad())
+	}
+	return readSnapshotPlain(data, name, newLoad, workers)
+}
+
+// emptyFileError is the refusal of a file without a header.
+func emptyFileError(name string) error {
+	return fmt.Errorf("%s: line 1: empty file, want a header starting with %s", name, strings.Join(snapshotColumns[:requiredColumns], ","))
+}
+
+// checkHeader refuses a header that is not a prefix of snapshotColumns of at least
+// requiredColumns.
+func checkHeader[S field](name string, header []S) error {
+	ok := len(header) >= requiredColumns && len(header) <= len(snapshotColumns)
+	for i := 0; ok && i < len(header); i++ {
+		ok = string(header[i]) == snapshotColumns[i]
+	}
+	if !ok {
+		got := make([]string, len(header))
+		for i, f := range header {
+			got[i] = string(f)
+		}
+		return fmt.Errorf("%s: line 1: header is %q, want %q", name, strings.Join(got, ","), strings.Join(snapshotColumns, ","))
+	}
+	return nil
+}
+
+// noNewlineError is the refusal of a file whose last row, on line, has no newline.
+func noNewlineError(name string, line int) error {
+	// The writer ends every row with a newline; without it the last row may have lost
+	// trailing fields (a truncated copy) and would load wrong.
+	return fmt.Errorf("%s: line %d: the file does not end with a newline, so it may be cut short", name, line)
+}
+
+// readSnapshotCSV is the reader for files with quoted fields or CRLF line ends.
+func readSnapshotCSV(r io.Reader, name string, load func(Record) error) (int, error) {
 	tail := &lastByteReader{r: r}
 	cr := csv.NewReader(bufio.NewReaderSize(tail, 1<<20))
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return 0, fmt.Errorf("%s: line 1: empty file, want a header starting with %s", name, strings.Join(snapshotColumns[:requiredColumns], ","))
+		return 0, emptyFileError(name)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(header) < requiredColumns || len(header) > len(snapshotColumns) ||
-		strings.Join(header, ",") != strings.Join(snapshotColumns[:len(header)], ",") {
-		return 0, fmt.Errorf("%s: line 1: header is %q, want %q", name, strings.Join(header, ","), strings.Join(snapshotColumns, ","))
+	if err := checkHeader(name, header); err != nil {
+		return 0, err
 	}
 	n := 0
 	for {
@@ -182,10 +367,8 @@ func ReadSnapshot(r io.Reader, name string, load func(Record) error) (int, error
 		n++
 	}
 	if tail.last != '\n' {
-		// The writer ends every row with a newline; without it the last row may have
-		// lost trailing fields (a truncated copy) and would load wrong.
 		line, _ := cr.FieldPos(0)
-		return n, fmt.Errorf("%s: line %d: the file does not end with a newline, so it may be cut short", name, line)
+		return n, noNewlineError(name, line)
 	}
 	return n, nil
 }
@@ -204,19 +387,178 @@ func (l *lastByteReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// plainChunk is a run of whole rows of a plain file, and what reading it found.
+type plainChunk struct {
+	data     []byte
+	line     int // the line data starts on
+	n        int // records loaded
+	lastLine int // the line of the last record read; 0 if none
+	err      error
+}
+
+// readSnapshotPlain reads a file with neither quotes nor carriage returns, where a row
+// is a line and a field is what lies between commas, as encoding/csv reads it: empty
+// lines are skipped and every row must have as many fields as the header.
+func readSnapshotPlain(data []byte, name string, newLoad func() func(Record) error, workers int) (int, error) {
+	line := 1
+	var header [][]byte
+	rest := data
+	for len(rest) > 0 && header == nil {
+		var l []byte
+		l, rest = cutLine(rest)
+		if len(l) > 0 {
+			header = splitFields(l, nil)
+			break
+		}
+		line++
+	}
+	if header == nil {
+		return 0, emptyFileError(name)
+	}
+	if err := checkHeader(name, header); err != nil {
+		return 0, err
+	}
+	headerLine := line
+	line++
+	chunks := splitChunks(rest, line, workers)
+	var stop atomic.Int64 // the lowest chunk that failed, +1; 0 while none did
+	if len(chunks) == 1 {
+		chunks[0].read(name, len(header), newLoad(), 0, &stop)
+	} else {
+		var wg sync.WaitGroup
+		for i := range chunks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				chunks[i].read(name, len(header), newLoad(), i, &stop)
+			}()
+		}
+		wg.Wait()
+	}
+	n, last := 0, headerLine
+	for i := range chunks {
+		c := &chunks[i]
+		n += c.n
+		if c.err != nil {
+			return n, c.err
+		}
+		if c.lastLine != 0 {
+			last = c.lastLine
+		}
+	}
+	if data[len(data)-1] != '\n' {
+		return n, noNewlineError(name, last)
+	}
+	return n, nil
+}
+
+// splitChunks cuts data, which starts on line, into at most workers runs of whole
+// lines of similar size; below 1 MB it is one run.
+func splitChunks(data []byte, line, workers int) []plainChunk {
+	if workers < 1 || len(data) < 1<<20 {
+		workers = 1
+	}
+	chunks := make([]plainChunk, 0, workers)
+	for w := workers; w > 0 && len(data) > 0; w-- {
+		end := len(data)
+		if w > 1 {
+			end = len(data) / w
+			if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
+				end += i + 1
+			} else {
+				end = len(data)
+			}
+		}
+		chunks = append(chunks, plainChunk{data: data[:end], line: line})
+		line += bytes.Count(data[:end], []byte{'\n'})
+		data = data[end:]
+	}
+	if len(chunks) == 0 {
+		chunks = append(chunks, plainChunk{line: line})
+	}
+	return chunks
+}
+
+// read loads the rows of c until one fails or an earlier chunk has failed.
+func (c *plainChunk) read(name string, columns int, load func(Record) error, index int, stop *atomic.Int64) {
+	fields := make([][]byte, 0, len(snapshotColumns)+1)
+	rest, line := c.data, c.line
+	for len(rest) > 0 {
+		if s := stop.Load(); s != 0 && s-1 < int64(index) {
+			return
+		}
+		var l []byte
+		l, rest = cutLine(rest)
+		if len(l) == 0 {
+			line++
+			continue
+		}
+		c.lastLine = line
+		fields = splitFields(l, fields[:0])
+		var err error
+		if len(fields) != columns {
+			err = fmt.Errorf("%s: %w", name, &csv.ParseError{StartLine: line, Line: line, Column: 1, Err: csv.ErrFieldCount})
+		} else {
+			var r Record
+			r, err = parseRecord(fields)
+			if err == nil {
+				err = CheckRecord(r)
+			}
+			if err == nil {
+				err = load(r)
+			}
+			if err != nil {
+				err = fmt.Errorf("%s: line %d: %w", name, line, err)
+			}
+		}
+		if err != nil {
+			c.err = err
+			for {
+				s := stop.Load()
+				if s != 0 && s-1 <= int64(index) || stop.CompareAndSwap(s, int64(index)+1) {
+					return
+				}
+			}
+		}
+		c.n++
+		line++
+	}
+}
+
+// cutLine returns the bytes before the first newline of b, and those after it.
+func cutLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// splitFields appends the comma-separated fields of line to dst.
+func splitFields(line []byte, dst [][]byte) [][]byte {
+	for {
+		i := bytes.IndexByte(line, ',')
+		if i < 0 {
+			return append(dst, line)
+		}
+		dst = append(dst, line[:i])
+		line = line[i+1:]
+	}
+}
+
 // maxCount is the largest score the page can show exactly (JavaScript's largest safe
 // integer); a larger one in a file is corruption, not a score.
 const maxCount = 1<<53 - 1
 
-func parseRecord(f []string) (Record, error) {
+func parseRecord[S field](f []S) (Record, error) {
 	var r Record
+	var ok bool
 	var err error
-	if r.ID, err = uuid.Parse(f[0]); err != nil || len(f[0]) != 36 {
+	if r.ID, ok = parseID(f[0]); !ok {
 		return r, fmt.Errorf("id %q is not a UUID", f[0])
 	}
-	r.Handle = f[1]
+	r.Handle = string(f[1])
 	for i, dst := range [...]*int64{&r.Score, &r.Best, &r.Total} {
-		if *dst, err = strconv.ParseInt(f[2+i], 10, 64); err != nil {
+		if *dst, err = parseCount(f[2+i]); err != nil {
 			return r, fmt.Errorf("%s %q is not a whole number", snapshotColumns[2+i], f[2+i])
 		}
 		if *dst > maxCount {
@@ -225,10 +567,10 @@ func parseRecord(f []string) (Record, error) {
 	}
 	for i, dst := range [...]*time.Time{&r.LastClick, &r.BestAt} {
 		col := requiredColumns - 1 + i
-		if col >= len(f) || f[col] == "" {
+		if col >= len(f) || len(f[col]) == 0 {
 			continue
 		}
-		if *dst, err = time.Parse(time.RFC3339Nano, f[col]); err != nil {
+		if *dst, err = parseTime(f[col]); err != nil {
 			return r, fmt.Errorf("%s %q is not an RFC 3339 time", snapshotColumns[col], f[col])
 		}
 		// The engine keeps times as Unix nanoseconds: refuse what would not survive that.
@@ -240,28 +582,69 @@ func parseRecord(f []string) (Record, error) {
 }
 
 // LoadSnapshot reads the scores file at path into e, which should be empty, and
-// builds the leaderboard. A missing file is an empty game and not an error.
+// builds the leaderboard. A missing file is an empty game and not an error. The store
+// is sized once for the file's rows, and a large file is parsed on every core.
 func LoadSnapshot(path string, e *Engine) (int, error) {
-	n, err := ReadSnapshotFile(path, e.Load)
+	data, err := readScores(path)
+	if err != nil || data == nil {
+		return 0, err
+	}
+	empty := e.store.Len() == 0
+	e.store.reserve(bytes.Count(data, []byte{'\n'}))
+	// The reader has checked each record (CheckRecord), so the loaders do not again.
+	var mu sync.Mutex
+	var loaders []*loader
+	newLoad := func() func(Record) error {
+		l := e.newLoader()
+		mu.Lock()
+		loaders = append(loaders, l)
+		mu.Unlock()
+		return l.load
+	}
+	n, err := readSnapshotData(data, path, newLoad, runtime.GOMAXPROCS(0))
+	for _, l := range loaders {
+		l.flush()
+	}
 	if err != nil {
 		return n, err
 	}
-	e.Rebuild()
+	if !empty {
+		e.Rebuild()
+		return n, nil
+	}
+	// Every player is one a loader loaded, so their boards together hold the board.
+	tops := make([][]entry, len(loaders))
+	for i, l := range loaders {
+		tops[i] = l.top
+	}
+	e.rebuildFrom(tops)
 	return n, nil
 }
 
 // ReadSnapshotFile is ReadSnapshot of the file at path. A missing file holds no
 // players and is not an error.
 func ReadSnapshotFile(path string, load func(Record) error) (int, error) {
-	f, err := os.Open(path)
+	data, err := readScores(path)
+	if err != nil || data == nil {
+		return 0, err
+	}
+	return readSnapshotData(data, path, func() func(Record) error { return load }, 1)
+}
+
+// readScores reads the whole file at path; a missing file is nil and no error, an
+// empty one is empty and not nil.
+func readScores(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return 0, nil
+		return nil, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("open scores: %w", err)
+		return nil, fmt.Errorf("read scores: %w", err)
 	}
-	defer f.Close()
-	return ReadSnapshot(f, path, load)
+	if data == nil {
+		data = []byte{}
+	}
+	return data, nil
 }
 
 // Lease decides which of several processes sharing one game writes its snapshots.
@@ -288,6 +671,11 @@ type Snapshotter struct {
 	FS FS
 	// Log receives one line per failed write; nil means slog.Default().
 	Log *slog.Logger
+	// Workers is how many goroutines format the in-memory game's shards at once; 0
+	// means one per core but one (GOMAXPROCS-1, at least 1), so that a large snapshot
+	// leaves a core to the clicks. The file is written by yet another goroutine, so
+	// even one worker formats while the previous part goes to disk.
+	Workers int
 	// Observe, when set, is told about every write attempt: how long it took, the size
 	// of the file written, and the error if it failed.
 	Observe func(took time.Duration, size int64, err error)
@@ -295,6 +683,7 @@ type Snapshotter struct {
 	mu      sync.Mutex // one write at a time
 	written int64      // Source.Version at the last successful write
 	primed  bool
+	bufs    partBuffers // guarded by mu
 }
 
 // Prime records the game's current state as already on disk; call it right after
@@ -363,7 +752,11 @@ func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 	err = WriteFileAtomic(s.FS, s.Path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
-		err := WriteSnapshot(ctx, cw, s.Source)
+		s.bufs.workers = s.Workers
+		if s.bufs.workers <= 0 {
+			s.bufs.workers = max(runtime.GOMAXPROCS(0)-1, 1)
+		}
+		err := writeSnapshotWith(ctx, cw, s.Source, &s.bufs)
 		size = cw.n
 		return err
 	})
@@ -390,7 +783,7 @@ func WriteFileAtomic(fsys FS, path string, fill func(io.Writer) error) (err erro
 			fsys.Remove(tmp)
 		}
 	}()
-	if err = fill(f); err != nil {
+	if err = fill(&writebackWriter{f: f}); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -441,6 +834,26 @@ func (s *Snapshotter) log() *slog.Logger {
 		return s.Log
 	}
 	return slog.Default()
+}
+
+// writebackWriter writes to f and starts the kernel's writeback of every
+// writebackChunk bytes as they are written.
+type writebackWriter struct {
+	f            File
+	off, pending int64
+}
+
+const writebackChunk = 8 << 20
+
+func (w *writebackWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.pending += int64(n)
+	if w.pending >= writebackChunk {
+		startWriteback(w.f, w.off, w.pending)
+		w.off += w.pending
+		w.pending = 0
+	}
+	return n, err
 }
 
 type countingWriter struct {

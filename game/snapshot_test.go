@@ -37,6 +37,10 @@ func (c clocked) Records(_ context.Context, fn func(Record) error) error {
 	return c.e.records(c.now(), fn)
 }
 
+func (c clocked) recordParts(context.Context) (int, func(int, func(Record) error) error) {
+	return c.e.partsAt(c.now())
+}
+
 // frozen is e as a Source whose records are taken at now.
 func frozen(e *Engine, now time.Time) clocked {
 	return clocked{e, func() time.Time { return now }}
@@ -218,7 +222,7 @@ func TestSnapshotRecordQuoting(t *testing.T) {
 			ID: idN(uint64(i + 1)), Handle: h, Score: 1, Best: 2, Total: 3,
 			LastClick: time.Unix(0, 1906545600123456789).UTC(), BestAt: time.Unix(0, 1906545600000000001).UTC(),
 		}
-		line := appendRecord(nil, r)
+		line := appendRecord(nil, r, &timeEncoder{})
 		cr := csv.NewReader(bytes.NewReader(line))
 		rec, err := cr.Read()
 		if err != nil {
@@ -236,7 +240,7 @@ func TestSnapshotRecordQuoting(t *testing.T) {
 		}
 	}
 	// But the engine refuses such handles when loading a file.
-	data := header + "\n" + string(appendRecord(nil, Record{ID: idN(1), Handle: "a,b", Score: 1, Best: 1, Total: 1}))
+	data := header + "\n" + string(appendRecord(nil, Record{ID: idN(1), Handle: "a,b", Score: 1, Best: 1, Total: 1}, &timeEncoder{}))
 	_, err := readSnapshot(strings.NewReader(data), "f.csv", newEngine(t, nil))
 	if err == nil || !strings.Contains(err.Error(), "f.csv: line 2") || !errors.Is(err, ErrInvalidHandle) {
 		t.Fatalf("handle with a comma: %v", err)

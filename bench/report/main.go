@@ -94,6 +94,7 @@ func main() {
 	loads := readLoads(filepath.Join(*dir, "load.jsonl"))
 	loadTables(&out, loads)
 	ratios(&out, loads)
+	snapshotRatios(&out, loads)
 	scaleout(&out, loads, bench)
 	if svg := chart(loads); svg != "" {
 		os.WriteFile(filepath.Join(*dir, "chart.svg"), []byte(svg), 0o644)
@@ -343,6 +344,49 @@ func ratios(out io.Writer, loads []*load) {
 		fmt.Fprintln(out, l)
 	}
 	fmt.Fprintln(out)
+}
+
+// snapshotRatios compares, within each repetition, the click acknowledgements of the
+// game writing its snapshot every second ("snapshot-1s" runs) with the same game never
+// writing during the window ("snapshot-1h"), then takes the median of those ratios.
+func snapshotRatios(out io.Writer, loads []*load) {
+	byRep := map[string]map[string]*load{} // rep -> interval -> run
+	var reps []string
+	for _, l := range loads {
+		if l.exp != "snapshot-1h" && l.exp != "snapshot-1s" {
+			continue
+		}
+		if byRep[l.rep] == nil {
+			byRep[l.rep] = map[string]*load{}
+			reps = append(reps, l.rep)
+		}
+		byRep[l.rep][l.exp] = l
+	}
+	var p50, p99, cpu []float64
+	var lines []string
+	for _, rep := range reps {
+		off, on := byRep[rep]["snapshot-1h"], byRep[rep]["snapshot-1s"]
+		if off == nil || on == nil || off.D.Ack.P99ms == 0 || off.D.Ack.P50ms == 0 {
+			continue
+		}
+		p50 = append(p50, on.D.Ack.P50ms/off.D.Ack.P50ms)
+		p99 = append(p99, on.D.Ack.P99ms/off.D.Ack.P99ms)
+		if off.ServerCPU > 0 {
+			cpu = append(cpu, on.ServerCPU/off.ServerCPU)
+		}
+		lines = append(lines, fmt.Sprintf("| %s | %.2f / %.1f | %.2f / %.1f | %.2f | %.2f / %.2f |", rep,
+			off.D.Ack.P50ms, off.D.Ack.P99ms, on.D.Ack.P50ms, on.D.Ack.P99ms,
+			on.D.Ack.P99ms/off.D.Ack.P99ms, off.ServerCPU, on.ServerCPU))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "## Clicks during snapshots: every 1s vs 1h, same repetition\n\n")
+	fmt.Fprintf(out, "| rep | ack p50 / p99 ms, 1h | ack p50 / p99 ms, 1s | p99 1s/1h | server CPU 1h / 1s |\n|---|---|---|---|---|\n")
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
+	fmt.Fprintf(out, "\nMedian of %d ratios 1s/1h: ack p50 %.2f, ack p99 **%.2f**, server CPU %.2f\n\n", len(p99), median(p50), median(p99), median(cpu))
 }
 
 // chart draws two panels from the sweep runs: delivery lag p50/p99 and server CPU,

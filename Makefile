@@ -21,9 +21,11 @@ build: web
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 	@echo "built $(BIN) $(VERSION)"
 
-## web: the page, built by Vite into frontend/dist
+## web: the page, built by Vite into frontend/dist, with brotli and gzip copies of every
+## file they make smaller (served to browsers that accept them)
 web: deps
 	npm run build
+	node scripts/compress-page.mjs frontend/dist
 	@touch frontend/dist/.gitkeep
 
 ## deps: Node packages, exactly as package-lock.json says (only when it changed)

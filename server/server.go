@@ -44,6 +44,9 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 
+	// The public reads, encoded once per tick.
+	leaderboard, stats *publicRead
+
 	newPlayers *ipRate  // players created per client address and minute
 	ipSockets  *ipCount // open sockets per client address
 	backendLog *backendLog
@@ -74,13 +77,19 @@ func New(cfg Config, g game.Backend) (*Server, error) {
 		}
 	}
 	s.hub = newHub(s)
+	s.leaderboard = newPublicRead(&s.hub.ticks, s.leaderboardBody)
+	s.stats = newPublicRead(&s.hub.ticks, s.statsBody)
 	s.ws = s.newMelody()
-	s.echo = s.routes()
+	e, err := s.routes()
+	if err != nil {
+		return nil, err
+	}
+	s.echo = e
 	g.Watch(s.onEvent)
 	return s, nil
 }
 
-func (s *Server) routes() *echo.Echo {
+func (s *Server) routes() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -121,8 +130,12 @@ func (s *Server) routes() *echo.Echo {
 	root.GET(pathWS, s.handleWS)
 
 	// Everything else is the page.
-	root.GET("/*", pageHandler(s.cfg.Page, s.cfg.BasePath))
-	return e
+	page, err := pageHandler(s.cfg.Page, s.cfg.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	root.GET("/*", page)
+	return e, nil
 }
 
 // Handler returns the server's HTTP handler, for tests.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Content codings this server sends, best first: brotli is about a tenth smaller than
@@ -24,33 +23,54 @@ const (
 // strong ETag, since they are different bytes: a cache holding the gzip copy must not
 // be told that the brotli one is the same.
 type encoded struct {
-	contentType string
-	variants    []variant // identity first, then the compressed copies, best first
-	// vary sends Vary: Accept-Encoding even with no copies, for an answer whose next
-	// version may have some.
-	vary bool
+	contentType, cacheControl []string
+	variants                  []variant // identity first, then the compressed copies, best first
+	// vary is Vary: Accept-Encoding when there are copies, or for an answer whose next
+	// version may have some; nil otherwise.
+	vary []string
 }
 
+// variant is one coding of a resource. The header values are made once: with a full
+// board in memory every allocation per request brings the next garbage collection,
+// and its scan of a million players, closer.
 type variant struct {
 	coding string
 	body   []byte
 	etag   string
+
+	etagHeader, codingHeader, lengthHeader []string
 }
 
-// newEncoded describes body, sent as contentType, with its compressed copies (a nil
-// copy is left out).
-func newEncoded(contentType string, body, br, gz []byte) *encoded {
+// newEncoded describes body, sent as contentType with cacheControl, with its
+// compressed copies (a nil copy is left out).
+func newEncoded(contentType, cacheControl string, body, br, gz []byte) *encoded {
 	sum := sha256.Sum256(body)
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
-	e := &encoded{contentType: contentType, variants: []variant{{codingIdentity, body, `"` + tag + `"`}}}
+	e := &encoded{contentType: []string{contentType}, cacheControl: []string{cacheControl}}
+	add := func(coding string, b []byte, suffix string) {
+		v := variant{coding: coding, body: b, etag: `"` + tag + suffix + `"`, lengthHeader: []string{strconv.Itoa(len(b))}}
+		v.etagHeader = []string{v.etag}
+		if coding != codingIdentity {
+			v.codingHeader = []string{coding}
+		}
+		e.variants = append(e.variants, v)
+	}
+	add(codingIdentity, body, "")
 	if br != nil {
-		e.variants = append(e.variants, variant{codingBrotli, br, `"` + tag + `-br"`})
+		add(codingBrotli, br, "-br")
 	}
 	if gz != nil {
-		e.variants = append(e.variants, variant{codingGzip, gz, `"` + tag + `-gz"`})
+		add(codingGzip, gz, "-gz")
+	}
+	if len(e.variants) > 1 {
+		e.varyOnCoding()
 	}
 	return e
 }
+
+// varyOnCoding sends Vary: Accept-Encoding, for an answer whose next version may have
+// compressed copies even if this one has none.
+func (e *encoded) varyOnCoding() { e.vary = []string{"Accept-Encoding"} }
 
 // gzipIfSmaller returns body gzipped, or nil when that saves too little to bother.
 func gzipIfSmaller(body []byte) []byte {
@@ -114,20 +134,40 @@ func acceptQ(header, coding string) float64 {
 	return max(star, 0)
 }
 
-// serve answers r with the variant its Accept-Encoding prefers. http.ServeContent does
-// the conditional part: If-None-Match against the variant's ETag gets a 304, and HEAD
-// and byte ranges work as for a file.
-func (e *encoded) serve(w http.ResponseWriter, r *http.Request, cacheControl string) {
+// serve answers r with the variant its Accept-Encoding prefers, or a 304 when
+// If-None-Match names that variant's ETag. HEAD gets the headers alone.
+func (e *encoded) serve(w http.ResponseWriter, r *http.Request) {
 	v := e.pick(r.Header.Get("Accept-Encoding"))
 	h := w.Header()
-	if e.vary || len(e.variants) > 1 {
-		h.Add("Vary", "Accept-Encoding")
+	// Shared slices: net/http only reads header values.
+	if e.vary != nil {
+		h["Vary"] = e.vary
 	}
-	if v.coding != codingIdentity {
-		h.Set("Content-Encoding", v.coding)
+	h["Etag"] = v.etagHeader
+	h["Cache-Control"] = e.cacheControl
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, v.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
 	}
-	h.Set("Content-Type", e.contentType)
-	h.Set("ETag", v.etag)
-	h.Set("Cache-Control", cacheControl)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(v.body))
+	h["Content-Type"] = e.contentType
+	h["Content-Length"] = v.lengthHeader
+	if v.codingHeader != nil {
+		h["Content-Encoding"] = v.codingHeader
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(v.body)
+	}
+}
+
+// etagMatches reports whether an If-None-Match header names etag: "*", or etag in the
+// list, weak or not (RFC 9110 13.1.2 compares weakly here).
+func etagMatches(header, etag string) bool {
+	for t := range strings.SplitSeq(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
 }

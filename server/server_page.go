@@ -50,17 +50,11 @@ func extraType(ext string) string {
 	return ""
 }
 
-// pageFile is one file of the page, in every coding the build made of it.
-type pageFile struct {
-	*encoded
-	cacheControl string
-}
-
 // loadPage reads every file of the built page into memory, each with its compressed
 // copies and ETags. The copies are not served under their own names: a client gets
 // them by asking for the original with Accept-Encoding.
-func loadPage(page fs.FS) (map[string]*pageFile, error) {
-	files := make(map[string]*pageFile)
+func loadPage(page fs.FS) (map[string]*encoded, error) {
+	files := make(map[string]*encoded)
 	err := fs.WalkDir(page, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -87,10 +81,7 @@ func loadPage(page fs.FS) (map[string]*pageFile, error) {
 		if strings.HasPrefix(name, "assets/") {
 			cc = cacheImmutable
 		}
-		files["/"+name] = &pageFile{
-			encoded:      newEncoded(contentTypeOf(name, body), body, copies[codingBrotli], copies[codingGzip]),
-			cacheControl: cc,
-		}
+		files["/"+name] = newEncoded(contentTypeOf(name, body), cc, body, copies[codingBrotli], copies[codingGzip])
 		return nil
 	})
 	if err != nil {
@@ -143,7 +134,7 @@ func pageHandler(page fs.FS, basePath string) (echo.HandlerFunc, error) {
 		if f == nil {
 			return echo.NewHTTPError(http.StatusNotFound, "not found")
 		}
-		f.serve(c.Response(), r, f.cacheControl)
+		f.serve(c.Response(), r)
 		return nil
 	}, nil
 }

@@ -40,9 +40,9 @@ func TestAcceptQ(t *testing.T) {
 }
 
 func TestPickPrefersTheBestAccepted(t *testing.T) {
-	all := newEncoded("text/plain", []byte("orig"), []byte("b"), []byte("g"))
-	gzOnly := newEncoded("text/plain", []byte("orig"), nil, []byte("g"))
-	plain := newEncoded("text/plain", []byte("orig"), nil, nil)
+	all := newEncoded("text/plain", cacheRevalidate, []byte("orig"), []byte("b"), []byte("g"))
+	gzOnly := newEncoded("text/plain", cacheRevalidate, []byte("orig"), nil, []byte("g"))
+	plain := newEncoded("text/plain", cacheRevalidate, []byte("orig"), nil, nil)
 	cases := []struct {
 		name   string
 		e      *encoded

@@ -49,8 +49,8 @@ func (p *publicRead) get() (*encoded, error) {
 	}
 	// As echo's c.JSON writes it.
 	body = append(body, '\n')
-	e := newEncoded("application/json", body, nil, gzipIfSmaller(body))
-	e.vary = true
+	e := newEncoded("application/json", cacheRevalidate, body, nil, gzipIfSmaller(body))
+	e.varyOnCoding()
 	p.cur.Store(&publicBody{tick: t, encoded: e})
 	return e, nil
 }

@@ -133,6 +133,6 @@ func (s *Server) servePublic(c echo.Context, p *publicRead) error {
 	if err != nil {
 		return err
 	}
-	e.serve(c.Response(), c.Request(), cacheRevalidate)
+	e.serve(c.Response(), c.Request())
 	return nil
 }

@@ -77,6 +77,7 @@ func New(cfg Config, g game.Backend) (*Server, error) {
 		}
 	}
 	s.hub = newHub(s)
+	s.metrics.registerServer(s)
 	s.leaderboard = newPublicRead(&s.hub.ticks, s.leaderboardBody)
 	s.stats = newPublicRead(&s.hub.ticks, s.statsBody)
 	s.ws = s.newMelody()
@@ -222,12 +223,25 @@ func (s *Server) handleReady(c echo.Context) error {
 	if !s.ready.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	if !s.storageAnswers(c.Request().Context()) {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "the game's storage is unreachable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// isReady is what /readyz answers, as a boolean (ctb_ready).
+func (s *Server) isReady(ctx context.Context) bool {
+	return s.ready.Load() && s.storageAnswers(ctx)
+}
+
+// storageAnswers pings the game's storage, within readyTimeout.
+func (s *Server) storageAnswers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := s.game.Ping(ctx); err != nil {
 		// The probe is public: the details (addresses, errors) go to the log only.
 		s.logBackend("ready", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "the game's storage is unreachable"})
+		return false
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	return true
 }

@@ -38,9 +38,10 @@ describe('a first visit', () => {
     let srv: ServerProcess | undefined;
     try {
       writeFullBoard(dir, 500);
-      srv = new ServerProcess(await freePort(), dir);
-      track(srv);
-      await srv.start();
+      const server = new ServerProcess(await freePort(), dir);
+      srv = server;
+      track(server);
+      await server.start();
 
       const p = await player('about:blank');
       const cdp = await p.context.newCDPSession(p.page);
@@ -71,7 +72,7 @@ describe('a first visit', () => {
         ws.push({ what: 'frame', bytes: n + (n < 126 ? 2 : n < 65536 ? 4 : 10), encoding: '' });
       });
 
-      await p.page.goto(srv.url);
+      await p.page.goto(server.url);
       await join_(p.page, 'Newcomer');
       // The first frames: the player's state and the full board of 100 rows.
       await vi.waitFor(async () => {
@@ -88,7 +89,7 @@ describe('a first visit', () => {
       const scripts = http.filter((t) => /\/assets\/.*\.(js|css)$/.test(t.what));
       expect(scripts.length, 'the page loads its script and style').toBeGreaterThanOrEqual(2);
       for (const s of scripts) expect(s.encoding, `${s.what} goes out compressed`).toBe('br');
-      const page = http.find((t) => t.what === srv.url);
+      const page = http.find((t) => t.what === server.url);
       expect(page?.encoding, 'index.html goes out compressed').toBe('br');
       expect(ws.filter((t) => t.what === 'frame').length, 'the first frames arrived').toBeGreaterThanOrEqual(2);
       expect(total, `the first visit's ${total} bytes`).toBeLessThan(firstVisitBudget);

@@ -4,6 +4,7 @@
 #
 #   bench/run-crowd.sh              # against fd2964c (before the per-tick cache), 5 rounds
 #   BASE=<commit> ROUNDS=7 DURATION=10s CONNS=64 bench/run-crowd.sh
+#   bench/run-crowd.sh --summary bench/results/crowd-...   # the summary table again
 #
 # Both servers load the same scores.csv and stay up for the whole run; each round
 # measures every endpoint on both, alternating which goes first, with wrk (Debian's
@@ -22,6 +23,37 @@ THREADS=${THREADS:-2}
 PLAYERS=${PLAYERS:-1000000}
 OLD_ADDR=${OLD_ADDR:-127.0.0.1:27480}
 NEW_ADDR=${NEW_ADDR:-127.0.0.1:27481}
+
+# summary RPS_FILE: medians per server and endpoint, the ratio of the medians, and the
+# median and lowest of the ratios within a round (the two measured back to back).
+summary() {
+	awk -v rounds="$ROUNDS" '
+function median(arr, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+	return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+}
+{ k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; r[$1, $2, $3] = $4; if ($3 > maxr) maxr = $3
+  if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 } }
+END {
+	printf "| endpoint | base (req/s, median of %d) | this tree | ratio of medians | median of per-round ratios | lowest round |\n|---|---:|---:|---:|---:|---:|\n", rounds
+	for (e = 1; e <= m; e++) {
+		ep = order[e]
+		for (s = 0; s < 2; s++) {
+			name = s ? "new" : "old"; k = name SUBSEP ep
+			for (i = 1; i <= n[k]; i++) a[i] = v[k, i]
+			med[name] = median(a, n[k])
+		}
+		nr = 0; low = 0
+		for (i = 1; i <= maxr; i++) if (r["old", ep, i] > 0) { q[++nr] = r["new", ep, i] / r["old", ep, i]; if (nr == 1 || q[nr] < low) low = q[nr] }
+		printf "| %s | %.0f | %.0f | %.2fx | %.2fx | %.2fx |\n", ep, med["old"], med["new"], med["old"] ? med["new"] / med["old"] : 0, nr ? median(q, nr) : 0, low
+	}
+}' "$1"
+}
+
+if [ "${1:-}" = --summary ]; then
+	summary "${2:?usage: run-crowd.sh --summary RESULTS_DIR}/rps.txt"
+	exit 0
+fi
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
@@ -129,24 +161,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/machine.txt"
 
-# Medians per server and endpoint, and the ratio new/old.
-awk -v rounds="$ROUNDS" '
-function median(arr, n,   i, j, t) {
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
-	return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
-{ k = $1 SUBSEP $2; n[k]++; v[k, n[k]] = $4; if (!($2 in seen)) { seen[$2] = 1; order[++m] = $2 } }
-END {
-	printf "| endpoint | %s (req/s, median of %d) | this tree | this/%s |\n|---|---:|---:|---:|\n", "base", rounds, "base"
-	for (e = 1; e <= m; e++) {
-		ep = order[e]
-		for (s = 0; s < 2; s++) {
-			name = s ? "new" : "old"; k = name SUBSEP ep
-			for (i = 1; i <= n[k]; i++) a[i] = v[k, i]
-			med[name] = median(a, n[k])
-		}
-		printf "| %s | %.0f | %.0f | %.2fx |\n", ep, med["old"], med["new"], med["old"] ? med["new"] / med["old"] : 0
-	}
-}' "$out/rps.txt" | tee "$out/summary.md"
+summary "$out/rps.txt" | tee "$out/summary.md"
 cat "$out/machine.txt" >&2
 echo "results in $out" >&2

@@ -83,7 +83,7 @@ func New(cfg Config, g game.Backend) (*Server, error) {
 	s.ws = s.newMelody()
 	e, err := s.routes()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: %w", err)
 	}
 	s.echo = e
 	g.Watch(s.onEvent)

@@ -7,7 +7,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 ADDR     ?= :8080
 DATA     ?= ./data
 
-.PHONY: all run build web deps dev cluster protocol test test-protocol test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long screenshots
+.PHONY: all run build web deps dev cluster protocol test test-protocol test-go test-web test-e2e test-faults test-cluster vet clean dist test-dist test-packaging bench bench-long screenshots image test-image
 
 all: build
 
@@ -21,9 +21,11 @@ build: web
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 	@echo "built $(BIN) $(VERSION)"
 
-## web: the page, built by Vite into frontend/dist
+## web: the page, built by Vite into frontend/dist, with brotli and gzip copies of every
+## file they make smaller (served to browsers that accept them)
 web: deps
 	npm run build
+	node scripts/compress-page.mjs frontend/dist
 	@touch frontend/dist/.gitkeep
 
 ## deps: Node packages, exactly as package-lock.json says (only when it changed)
@@ -50,7 +52,7 @@ protocol:
 	go run ./cmd/protogen
 
 ## test: everything CI runs
-test: vet test-protocol test-go test-web build test-e2e test-cluster test-dist test-packaging
+test: vet test-protocol test-go test-web build test-e2e test-cluster test-dist test-packaging test-image
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
@@ -105,6 +107,27 @@ test-dist: web
 ## test-packaging: install.sh into a temporary DESTDIR (files, modes, upgrade), systemd unit verified
 test-packaging:
 	packaging/test-install.sh
+
+## Container image (Containerfile, docs/deploy.md#container)
+CONTAINER ?= podman
+IMAGE     ?= clickthebutton
+SOURCE    ?= https://github.com/clickthebutton/clickthebutton
+# podman keeps HEALTHCHECK only in the docker image format; docker has no such flag.
+IMAGE_FORMAT := $(if $(filter podman,$(notdir $(CONTAINER))),--format docker,)
+
+## image: the container image $(IMAGE):$(VERSION) (and :latest), the static binary on scratch
+image: build
+	@ctx=$$(mktemp -d) && trap 'rm -rf "$$ctx"' EXIT && \
+	packaging/image-context.sh $(BIN) "$$ctx/context" && \
+	$(CONTAINER) build $(IMAGE_FORMAT) -f Containerfile -t $(IMAGE):$(VERSION) -t $(IMAGE):latest \
+		--build-arg VERSION='$(VERSION)' --build-arg COMMIT='$(COMMIT)' --build-arg SOURCE='$(SOURCE)' \
+		--build-arg CREATED="$$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$$ctx/context"
+	@echo "built image $(IMAGE):$(VERSION)"
+
+## test-image: builds the image with podman into throwaway storage and checks its
+## configuration and the binary inside it (containers cannot run here: nothing is started)
+test-image: build
+	VERSION='$(VERSION)' COMMIT='$(COMMIT)' packaging/test-image.sh $(BIN)
 
 ## test-faults: the long fault runs (50 kill -9 rounds, 2 minutes of each game fuzzer)
 test-faults:

@@ -65,6 +65,9 @@ type Config struct {
 	BasePath string
 	// AdminToken enables the moderation API for requests bearing it; "" turns it off.
 	AdminToken string
+	// SnapshotInterval is how often the scores are written, reported as
+	// ctb_snapshot_interval_seconds for the alert rules; 0 leaves the metric out.
+	SnapshotInterval time.Duration
 	// MaxFramesPerSecond is far above any human's clicking; a socket sending more frames
 	// in one second is closed. The game's throttle deals with the merely fast.
 	MaxFramesPerSecond int

@@ -44,6 +44,9 @@ type Server struct {
 	hub     *hub
 	metrics *metrics
 
+	// The public reads, encoded once per tick.
+	leaderboard, stats *publicRead
+
 	newPlayers *ipRate  // players created per client address and minute
 	ipSockets  *ipCount // open sockets per client address
 	backendLog *backendLog
@@ -74,13 +77,20 @@ func New(cfg Config, g game.Backend) (*Server, error) {
 		}
 	}
 	s.hub = newHub(s)
+	s.metrics.registerServer(s)
+	s.leaderboard = newPublicRead(&s.hub.ticks, s.leaderboardBody)
+	s.stats = newPublicRead(&s.hub.ticks, s.statsBody)
 	s.ws = s.newMelody()
-	s.echo = s.routes()
+	e, err := s.routes()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s.echo = e
 	g.Watch(s.onEvent)
 	return s, nil
 }
 
-func (s *Server) routes() *echo.Echo {
+func (s *Server) routes() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -121,8 +131,12 @@ func (s *Server) routes() *echo.Echo {
 	root.GET(pathWS, s.handleWS)
 
 	// Everything else is the page.
-	root.GET("/*", pageHandler(s.cfg.Page, s.cfg.BasePath))
-	return e
+	page, err := pageHandler(s.cfg.Page, s.cfg.BasePath)
+	if err != nil {
+		return nil, err
+	}
+	root.GET("/*", page)
+	return e, nil
 }
 
 // Handler returns the server's HTTP handler, for tests.
@@ -209,12 +223,25 @@ func (s *Server) handleReady(c echo.Context) error {
 	if !s.ready.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
 	}
-	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
+	if !s.storageAnswers(c.Request().Context()) {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "the game's storage is unreachable"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// isReady is what /readyz answers, as a boolean (ctb_ready).
+func (s *Server) isReady(ctx context.Context) bool {
+	return s.ready.Load() && s.storageAnswers(ctx)
+}
+
+// storageAnswers pings the game's storage, within readyTimeout.
+func (s *Server) storageAnswers(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	if err := s.game.Ping(ctx); err != nil {
 		// The probe is public: the details (addresses, errors) go to the log only.
 		s.logBackend("ready", err)
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": "the game's storage is unreachable"})
+		return false
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	return true
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -27,6 +28,10 @@ type hub struct {
 	rate    []int64 // the last published rate, for board frames and api/stats
 
 	targets []*client // the tick's copy of clients, reused; only the hub goroutine uses it
+
+	// ticks counts the backend's publications; the public reads are encoded again once
+	// it moved (server_public.go).
+	ticks atomic.Uint64
 }
 
 func newHub(s *Server) *hub {
@@ -70,6 +75,8 @@ func (h *hub) tick(ctx context.Context) {
 		h.s.metrics.backendErrors.WithLabelValues("tick").Inc()
 		h.s.logBackend("tick", err)
 	}
+	// Every tick, changed or not: the counters move without the board.
+	h.ticks.Add(1)
 	stats := newStatsJSON(h.s.game.Stats())
 	var rate []int64
 	if h.pulse.observe(start, stats.TotalClicks) {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -27,6 +29,25 @@ type metrics struct {
 	snapFailures    prometheus.Counter
 	httpLimited     *prometheus.CounterVec
 	backendErrors   *prometheus.CounterVec
+
+	// What the last successful snapshot saved, for ctb_snapshot_age_seconds.
+	savedMu    sync.Mutex
+	savedAt    time.Time
+	savedStats savedCounts
+}
+
+// savedCounts are the counts a snapshot must follow: when they moved since the last
+// write, the file is behind the game.
+type savedCounts struct{ clicks, players int64 }
+
+func countsOf(st game.Stats) savedCounts { return savedCounts{st.TotalClicks, st.Players} }
+
+// Label values every metric with labels shows from the start, at 0, so that rate() and
+// the dashboard's panels have a series before the first event.
+func metricLabels() (framesRefused, httpLimited, backendOps []string) {
+	return []string{"invalid", "binary", "too_large", "flood", "unknown_type"},
+		[]string{"max_conns", "conns_per_ip", "new_players_per_ip", "sockets_per_ip"},
+		[]string{"click", "tick", "attach"}
 }
 
 func newMetrics(g game.Backend) *metrics {
@@ -85,7 +106,7 @@ func newMetrics(g game.Backend) *metrics {
 			constLabels = prometheus.Labels{labels[0]: labels[1]}
 		}
 		desc := prometheus.NewDesc(name, help, nil, constLabels)
-		return collectorFunc{desc: desc, typ: typ, f: f}
+		return collectorFunc{desc: desc, typ: typ, f: func() float64 { return float64(f()) }}
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -101,21 +122,69 @@ func newMetrics(g game.Backend) *metrics {
 		stat("ctb_players_online_peak", "Highest number of players online at once since the start.", prometheus.GaugeValue, func() int64 { return g.Stats().PeakOnline }),
 		stat("ctb_players_returning_total", "Players who came back after 30 minutes or more away, since the start.", prometheus.CounterValue, func() int64 { return g.Stats().Returning }),
 	)
-	m.framesRefused.WithLabelValues("invalid") // present from the start, at 0
-	m.backendErrors.WithLabelValues("click")
+	// What was loaded at the start is on disk already (memory), or in Redis.
+	m.savedAt, m.savedStats = time.Now(), countsOf(g.Stats())
+	m.reg.MustRegister(collectorFunc{
+		desc: prometheus.NewDesc("ctb_snapshot_age_seconds",
+			"Seconds the game has been ahead of its last snapshot: 0 while clicks and players are as the last write (or the start) left them, "+
+				"else the time since that write. With Redis only the node writing the backup keeps it low.", nil, nil),
+		typ: prometheus.GaugeValue,
+		f:   func() float64 { return m.snapshotAge(g, time.Now()) },
+	})
+	refused, limited, ops := metricLabels()
+	for _, r := range refused {
+		m.framesRefused.WithLabelValues(r)
+	}
+	for _, l := range limited {
+		m.httpLimited.WithLabelValues(l)
+	}
+	for _, op := range ops {
+		m.backendErrors.WithLabelValues(op)
+	}
 	return m
 }
 
-// collectorFunc exposes one engine count as a metric.
+// snapshotAge is how long the game has been ahead of its last snapshot.
+func (m *metrics) snapshotAge(g game.Backend, now time.Time) float64 {
+	m.savedMu.Lock()
+	defer m.savedMu.Unlock()
+	if countsOf(g.Stats()) == m.savedStats {
+		return 0
+	}
+	return now.Sub(m.savedAt).Seconds()
+}
+
+// registerServer adds the metrics that need the server itself.
+func (m *metrics) registerServer(s *Server) {
+	m.reg.MustRegister(collectorFunc{
+		desc: prometheus.NewDesc("ctb_ready", "1 while /readyz answers 200: serving, not shutting down, and the game's storage answers.", nil, nil),
+		typ:  prometheus.GaugeValue,
+		f: func() float64 {
+			if s.isReady(context.Background()) {
+				return 1
+			}
+			return 0
+		},
+	})
+	if s.cfg.SnapshotInterval > 0 {
+		m.reg.MustRegister(collectorFunc{
+			desc: prometheus.NewDesc("ctb_snapshot_interval_seconds", "How often scores.csv is written when something changed (--snapshot-interval).", nil, nil),
+			typ:  prometheus.GaugeValue,
+			f:    func() float64 { return s.cfg.SnapshotInterval.Seconds() },
+		})
+	}
+}
+
+// collectorFunc exposes one value read at scrape time as a metric.
 type collectorFunc struct {
 	desc *prometheus.Desc
 	typ  prometheus.ValueType
-	f    func() int64
+	f    func() float64
 }
 
 func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c collectorFunc) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(c.desc, c.typ, float64(c.f()))
+	ch <- prometheus.MustNewConstMetric(c.desc, c.typ, c.f())
 }
 
 // MetricsHandler serves the Prometheus metrics, for a listener of their own.
@@ -131,6 +200,10 @@ func (s *Server) ObserveSnapshot(took time.Duration, size int64, err error) {
 		s.metrics.snapFailures.Inc()
 		return
 	}
+	now := time.Now()
 	s.metrics.snapSize.Set(float64(size))
-	s.metrics.snapLastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
+	s.metrics.snapLastSuccess.Set(float64(now.UnixNano()) / 1e9)
+	s.metrics.savedMu.Lock()
+	s.metrics.savedAt, s.metrics.savedStats = now, countsOf(s.game.Stats())
+	s.metrics.savedMu.Unlock()
 }

@@ -102,20 +102,42 @@ func (s *Server) handlePostSession(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.sessionBody(p))
 }
 
-func (s *Server) handleLeaderboard(c echo.Context) error {
+// leaderboardBody is the answer of GET /api/leaderboard, encoded once per tick
+// (server_public.go).
+func (s *Server) leaderboardBody() any {
 	u := s.game.Board()
 	out := leaderboardJSON{Top: make([]rowJSON, len(u.Rows)), Counters: newStatsJSON(s.game.Stats())}
 	for i, r := range u.Rows {
 		out.Top[i] = rowJSON{Rank: i + 1, Tag: s.id.tag(r.ID), Handle: r.Handle, Best: r.Best}
 	}
-	return c.JSON(http.StatusOK, out)
+	return out
 }
 
-func (s *Server) handleStats(c echo.Context) error {
+func (s *Server) handleLeaderboard(c echo.Context) error {
+	return s.servePublic(c, s.leaderboard)
+}
+
+// statsBody is the answer of GET /api/stats, encoded once per tick (server_public.go).
+func (s *Server) statsBody() any {
 	st := s.game.Stats()
 	rate := s.hub.lastRate()
 	if rate == nil {
 		rate = make([]int64, pulseSeconds) // before the first second completed: no clicks seen yet
 	}
-	return c.JSON(http.StatusOK, protocol.StatsResponse{Counters: newStatsJSON(st), PeakOnline: st.PeakOnline, ReturningPlayers: st.Returning, Rate: rate})
+	return protocol.StatsResponse{Counters: newStatsJSON(st), PeakOnline: st.PeakOnline, ReturningPlayers: st.Returning, Rate: rate}
+}
+
+func (s *Server) handleStats(c echo.Context) error {
+	return s.servePublic(c, s.stats)
+}
+
+// servePublic answers a public read from its cache: the same bytes and ETag for
+// everyone until the next tick, a 304 to whoever already has them.
+func (s *Server) servePublic(c echo.Context, p *publicRead) error {
+	e, err := p.get()
+	if err != nil {
+		return err
+	}
+	e.serve(c.Response(), c.Request())
+	return nil
 }

@@ -94,6 +94,7 @@ func Run(ctx context.Context, c Config, b Build, log *slog.Logger) error {
 		WriteTimeout:        c.WriteTimeout,
 		ReadHeaderTimeout:   c.ReadHeaderTimeout,
 		IdleTimeout:         c.IdleTimeout,
+		SnapshotInterval:    c.SnapshotInterval,
 	}, g.backend)
 	if err != nil {
 		return err

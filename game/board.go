@@ -196,6 +196,7 @@ func (e *Engine) Rebuild() Update {
 	u, _ := e.publish(e.scanTop(), true)
 	e.rankMu.Lock()
 	e.rebuildRanks()
+	e.ranksStale = false
 	e.rankMu.Unlock()
 	return u
 }
@@ -241,9 +242,10 @@ func (e *Engine) rebuildFrom(tops [][]entry) Update {
 	e.tickMu.Lock()
 	defer e.tickMu.Unlock()
 	u, _ := e.publish(all, true)
-	// The rank index is every player's, not the loaders' tops: a full scan still.
+	// The rank index is every player's, not the loaders' tops: a full scan, left to the
+	// first Ranks (the server's refresh, beside the tick) so the start does not wait.
 	e.rankMu.Lock()
-	e.rebuildRanks()
+	e.ranksStale = true
 	e.rankMu.Unlock()
 	return u
 }

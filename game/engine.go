@@ -109,8 +109,9 @@ type Engine struct {
 	board  board      // guarded by tickMu
 	// rankMu guards ranks, which Ranks brings up to date from the lanes' ranked lists
 	// (rank.go): the tick only queues, so its cost stays that of the board.
-	rankMu sync.Mutex
-	ranks  rankIndex
+	rankMu     sync.Mutex
+	ranks      rankIndex
+	ranksStale bool // the index needs a full rebuild before the next answer
 
 	// Moderation (moderation.go): the bans in force, copied on write so that the
 	// session path reads them without a lock; the file they are kept in, if any.

@@ -95,6 +95,10 @@ func (e *Engine) Ranks(_ context.Context, ps []Player, out []Rank) error {
 	}
 	e.rankMu.Lock()
 	defer e.rankMu.Unlock()
+	if e.ranksStale {
+		e.rebuildRanks()
+		e.ranksStale = false
+	}
 	e.fileRanked()
 	for i, gp := range ps {
 		e.rankOf(mem(gp), &out[i])

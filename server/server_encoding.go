@@ -28,6 +28,8 @@ type encoded struct {
 	// vary is Vary: Accept-Encoding when there are copies, or for an answer whose next
 	// version may have some; nil otherwise.
 	vary []string
+	// document is an HTML answer, which takes the page's security policy.
+	document bool
 }
 
 // variant is one coding of a resource. The header values are made once: with a full
@@ -46,7 +48,8 @@ type variant struct {
 func newEncoded(contentType, cacheControl string, body, br, gz []byte) *encoded {
 	sum := sha256.Sum256(body)
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
-	e := &encoded{contentType: []string{contentType}, cacheControl: []string{cacheControl}}
+	e := &encoded{contentType: []string{contentType}, cacheControl: []string{cacheControl},
+		document: strings.HasPrefix(contentType, "text/html")}
 	add := func(coding string, b []byte, suffix string) {
 		v := variant{coding: coding, body: b, etag: `"` + tag + suffix + `"`, lengthHeader: []string{strconv.Itoa(len(b))}}
 		v.etagHeader = []string{v.etag}
@@ -145,6 +148,9 @@ func (e *encoded) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	h["Etag"] = v.etagHeader
 	h["Cache-Control"] = e.cacheControl
+	if e.document {
+		setDocumentHeaders(h)
+	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, v.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return

@@ -13,27 +13,46 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// contentSecurityPolicy allows only the page's own scripts, styles and sockets, and no
-// framing.
+// contentSecurityPolicy is the page's: only its own scripts, styles and sockets, and
+// no framing.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' data:; connect-src 'self'; base-uri 'self'; form-action 'self'; " +
 	"frame-ancestors 'none'; object-src 'none'"
+
+// resourcePolicy is the CSP of every answer that is not the page (JSON, scripts,
+// styles, images): none is a document, so should a browser ever render one, it may
+// load nothing and not be framed. A fifth of the page's policy, on every request of a
+// first visit.
+const resourcePolicy = "default-src 'none'; frame-ancestors 'none'"
+
+// Header values shared by every answer; net/http only reads them.
+var (
+	documentPolicyHeader = []string{contentSecurityPolicy}
+	denyFramingHeader    = []string{"DENY"}
+)
+
+// setDocumentHeaders gives an HTML answer the page's policy and, for browsers older
+// than frame-ancestors, X-Frame-Options.
+func setDocumentHeaders(h http.Header) {
+	h["Content-Security-Policy"] = documentPolicyHeader
+	h["X-Frame-Options"] = denyFramingHeader
+}
 
 // hstsMaxAge is two years: a returning player's browser never tries plain HTTP first.
 // No includeSubDomains: the game may share its domain with sites it knows nothing of.
 const hstsMaxAge = "max-age=63072000"
 
-// securityHeaders sets the headers every response carries. Strict-Transport-Security
+// securityHeaders sets the headers every response carries (HTML answers then take the
+// page's policy, setDocumentHeaders). Strict-Transport-Security
 // goes only with tls, when the server serves TLS itself: behind a proxy that
 // terminates TLS, the proxy decides (and a plain-HTTP answer would be ignored anyway).
 func securityHeaders(tls bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Response().Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
+			h.Set("Content-Security-Policy", resourcePolicy)
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("X-Frame-Options", "DENY")
 			if tls {
 				h.Set("Strict-Transport-Security", hstsMaxAge)
 			}

@@ -113,6 +113,7 @@ func contentTypeOf(name string, body []byte) string {
 func pageHandler(page fs.FS, basePath string) (echo.HandlerFunc, error) {
 	if page == nil {
 		return func(c echo.Context) error {
+			setDocumentHeaders(c.Response().Header())
 			return c.HTML(http.StatusServiceUnavailable, notBuiltPage)
 		}, nil
 	}

@@ -276,6 +276,11 @@ func TestPageContentTypes(t *testing.T) {
 			if rec.Code != 200 || rec.Header().Get("Content-Type") != c.want {
 				t.Fatalf("%s: %d %q, want 200 %q", c.path, rec.Code, rec.Header().Get("Content-Type"), c.want)
 			}
+			// Only the page itself takes the page's policy.
+			doc := c.path == "/"
+			if got := rec.Header().Get("Content-Security-Policy") == contentSecurityPolicy; got != doc {
+				t.Errorf("%s: page policy %v, want %v", c.path, got, doc)
+			}
 		})
 	}
 }

@@ -452,8 +452,19 @@ func TestSecurityHeaders(t *testing.T) {
 	if !strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "unsafe-inline") {
 		t.Fatalf("CSP %q", csp)
 	}
-	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-		t.Fatal("missing nosniff")
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" || resp.Header.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("page headers %v", resp.Header)
+	}
+	// What is not a document gets the short policy that allows nothing.
+	for _, path := range []string{"/api/stats", "/api/leaderboard", "/api/session", "/healthz"} {
+		resp, err := http.Get(ts.http.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != resourcePolicy || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: CSP %q, nosniff %q", path, csp, resp.Header.Get("X-Content-Type-Options"))
+		}
 	}
 }
 

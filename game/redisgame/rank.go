@@ -101,9 +101,12 @@ end
 return n
 `
 	// rankGetSrc: KEYS: ranks, rank ids. ARGV: the number of neighbours on each side,
-	// then ids. Returns ZCARD, then per id its rank (0: unranked) and, when ranked,
-	// its best, the count of neighbours above and those (member, best, rank) farthest
-	// first, the count below and those nearest first.
+	// then triples of id, member and best as the partition held them just before
+	// ('' when unranked). The set is read by the member; only when it is not there
+	// (another node synced a later change meanwhile) is the id looked up. Returns
+	// ZCARD, then per player its rank (0: unranked) and, when ranked, its best, the
+	// count of neighbours above and those (member, best, rank) farthest first, the
+	// count below and those nearest first.
 	rankGetSrc = `
 local z = KEYS[1]
 local nb = tonumber(ARGV[1])
@@ -125,14 +128,18 @@ local function emit(rows, first, last)
     out[#out+1] = rankAt(rows[j+1])
   end
 end
-for i = 2, #ARGV do
-  local cur = redis.call('HGET', KEYS[2], ARGV[i])
-  local m = cur and string.sub(cur, string.find(cur, ' ', 1, true) + 1)
-  local idx = m and m ~= '' and redis.call('ZREVRANK', z, m)
+for i = 2, #ARGV, 3 do
+  local m, sc = ARGV[i+1], ARGV[i+2]
+  local idx = m ~= '' and redis.call('ZREVRANK', z, m)
+  if not idx then
+    local cur = redis.call('HGET', KEYS[2], ARGV[i])
+    m = cur and string.sub(cur, string.find(cur, ' ', 1, true) + 1)
+    idx = m and m ~= '' and redis.call('ZREVRANK', z, m)
+    sc = idx and redis.call('ZSCORE', z, m)
+  end
   if not idx then
     out[#out+1] = 0
   else
-    local sc = redis.call('ZSCORE', z, m)
     out[#out+1] = rankAt(sc)
     out[#out+1] = sc
     local from = math.max(idx - nb, 0)
@@ -292,12 +299,21 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 			ids = append(ids, p.ID())
 		}
 	}
-	if err := b.syncRanks(ctx, ids); err != nil {
+	octx, cancel := b.op(ctx)
+	defer cancel()
+	entries, err := b.readEntries(octx, ids)
+	if err != nil {
+		return b.unavailable("read rank entries", err)
+	}
+	if err := b.writeEntries(octx, entries); err != nil {
 		return b.unavailable("sync ranks", err)
 	}
-	ranks, err := b.readRanks(ctx, ids)
+	ranks, err := b.readRanks(octx, entries)
 	if err != nil {
 		return b.unavailable("read ranks", err)
+	}
+	for i, e := range entries {
+		index[e.id] = i // readEntries groups the players by partition
 	}
 	for i, p := range ps {
 		out[i] = ranks[index[p.ID()]]
@@ -305,21 +321,20 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 	return nil
 }
 
-// readRanks reads the ranks of ids from the game-wide set.
-func (b *Backend) readRanks(ctx context.Context, ids []uuid.UUID) ([]game.Rank, error) {
-	ctx, cancel := b.op(ctx)
-	defer cancel()
+// readRanks reads the ranks of the players of entries from the game-wide set.
+func (b *Backend) readRanks(ctx context.Context, entries []rankEntry) ([]game.Rank, error) {
 	nb := strconv.Itoa(game.Neighbours)
 	var execs []rueidis.LuaExec
-	for from := 0; from == 0 || from < len(ids); from += rankChunk {
-		chunk := ids[from:min(from+rankChunk, len(ids))]
-		args := make([]string, 0, len(chunk)+1)
+	for from := 0; from == 0 || from < len(entries); from += rankChunk {
+		chunk := entries[from:min(from+rankChunk, len(entries))]
+		args := make([]string, 0, 3*len(chunk)+1)
 		args = append(args, nb)
-		for _, id := range chunk {
-			args = append(args, id.String())
+		for _, e := range chunk {
+			args = append(args, e.id.String(), e.member, e.best)
 		}
 		execs = append(execs, rueidis.LuaExec{Keys: []string{keyRanks, keyRankIDs}, Args: args})
 	}
+	ids := entries
 	out := make([]game.Rank, len(ids))
 	for j, res := range b.s.rankGet.ExecMulti(ctx, b.c, execs...) {
 		vals, err := res.ToArray()
@@ -375,7 +390,7 @@ func (b *Backend) rebuildRanks(ctx context.Context) error {
 	if total == 0 {
 		return nil
 	}
-	ok, err := b.c.Do(octx, b.c.B().Set().Key(keyRankLock).Value(b.node).Nx().Px(rebuildLock).Build()).ToString()
+	ok, err := b.c.Do(octx, b.c.B().Set().Key(keyRankLock).Value(b.node).Nx().PxMilliseconds(rebuildLock).Build()).ToString()
 	if rueidis.IsRedisNil(err) {
 		b.log.Info("redis: another node is building the rank set")
 		return nil

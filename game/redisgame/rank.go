@@ -216,13 +216,22 @@ type rankEntry struct {
 
 // syncRanks copies the partition state of ids into the game-wide set.
 func (b *Backend) syncRanks(ctx context.Context, ids []uuid.UUID) error {
-	ctx, cancel := b.op(ctx)
-	defer cancel()
-	entries, err := b.readEntries(ctx, ids)
+	var entries []rankEntry
+	err := b.inOp(ctx, func(ctx context.Context) (err error) {
+		entries, err = b.readEntries(ctx, ids)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("read rank entries: %w", err)
 	}
-	return b.writeEntries(ctx, entries)
+	return b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) })
+}
+
+// inOp runs fn under one op's timeout.
+func (b *Backend) inOp(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := b.op(ctx)
+	defer cancel()
+	return fn(ctx)
 }
 
 // readEntries reads the board entries of ids, one script per partition.
@@ -299,16 +308,24 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 			ids = append(ids, p.ID())
 		}
 	}
-	octx, cancel := b.op(ctx)
-	defer cancel()
-	entries, err := b.readEntries(octx, ids)
+	// Each round has the op timeout of its own: at 15k players a round is a large
+	// pipeline, and the three must not share one op's time.
+	var entries []rankEntry
+	var ranks []game.Rank
+	err := b.inOp(ctx, func(ctx context.Context) (err error) {
+		entries, err = b.readEntries(ctx, ids)
+		return err
+	})
 	if err != nil {
 		return b.unavailable("read rank entries", err)
 	}
-	if err := b.writeEntries(octx, entries); err != nil {
+	if err := b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) }); err != nil {
 		return b.unavailable("sync ranks", err)
 	}
-	ranks, err := b.readRanks(octx, entries)
+	err = b.inOp(ctx, func(ctx context.Context) (err error) {
+		ranks, err = b.readRanks(ctx, entries)
+		return err
+	})
 	if err != nil {
 		return b.unavailable("read ranks", err)
 	}

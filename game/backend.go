@@ -55,10 +55,9 @@ type Backend interface {
 	Stats() Stats
 	// Ranks fills out[i] with where ps[i] stands among all players (see Rank); out must
 	// be as long as ps. It is made for one batch a second with the players of every
-	// open socket. In memory every answer is as of the call. In Redis the round trips
-	// follow the partitions, not the players, but one call refreshes a bounded number of
-	// players (the others get their previous answer), since Redis's work grows with
-	// players times partitions.
+	// open socket. In memory every answer is as of the call. In Redis every answer is
+	// exact as of the call for the players asked about; a change made on another node
+	// to any other player shows once that node's next Tick has run.
 	Ranks(ctx context.Context, ps []Player, out []Rank) error
 
 	// Find returns the players for which match is true (all when match is nil),

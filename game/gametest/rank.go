@@ -152,4 +152,16 @@ func testRanks(s *suite) {
 		s.t.Fatal(err)
 	}
 	s.wantRanks(ps, "after a reset")
+	// A moderator's rename moves the player's entry (the handle is part of what the
+	// neighbours show), on a node other than the one it clicked on last.
+	renamed := s.on(1, ps[7])
+	if _, err := s.nodes[1].LockHandle(ctx, renamed, "renamed7"); err != nil {
+		s.t.Fatal(err)
+	}
+	s.wantRanks(ps, "after a moderator's rename")
+	// A removed player leaves the ranking and every neighbour list.
+	if _, err := s.b.Remove(ctx, ps[9].ID()); err != nil {
+		s.t.Fatal(err)
+	}
+	s.wantRanks(append(ps[:9:9], ps[10:]...), "after a removal")
 }

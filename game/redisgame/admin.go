@@ -101,6 +101,7 @@ func (b *Backend) Reset(ctx context.Context, gp game.Player) error {
 	if err := b.applied(p, "reset", b.s.reset.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board}, nil)); err != nil {
 		return err
 	}
+	b.syncRank(ctx, p.id)
 	b.publish(ctx, kindChanged, p.id)
 	return nil
 }
@@ -121,6 +122,7 @@ func (b *Backend) Remove(ctx context.Context, id uuid.UUID) (game.PlayerInfo, er
 	if e := b.reg.lookup(id); e != nil {
 		e.removed.Store(true)
 	}
+	b.syncRank(ctx, id)
 	b.publish(ctx, kindRemoved, id)
 	r := game.Record{ID: id, Handle: c.view.Handle, Score: c.view.Score, Best: c.view.Best, Total: c.view.Total,
 		LastClick: nanos(c.view.LastClick), BestAt: nanos(c.bestAt)}

@@ -84,6 +84,9 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 	}
 	b.counters.Store(&st)
 	b.publishChanged(ctx)
+	if err := b.flushRanks(ctx); err != nil {
+		return game.Update{}, false, b.unavailable("sync ranks", err)
+	}
 	if len(stale) == 0 {
 		return game.Update{}, false, nil
 	}

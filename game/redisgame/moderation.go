@@ -55,6 +55,7 @@ func (b *Backend) Ban(ctx context.Context, id uuid.UUID, reason string) error {
 	if n == statusGone {
 		return fmt.Errorf("%w: %s", game.ErrNoPlayer, id)
 	}
+	b.syncRank(octx, id)
 	b.publishBan(octx, id, reason)
 	return nil
 }
@@ -71,6 +72,7 @@ func (b *Backend) Unban(ctx context.Context, id uuid.UUID) error {
 	if n == statusGone {
 		return fmt.Errorf("%w: no ban on %s", game.ErrNoPlayer, id)
 	}
+	b.syncRank(ctx, id)
 	b.publish(ctx, kindChanged, id)
 	return nil
 }
@@ -180,6 +182,7 @@ func (b *Backend) Clear(ctx context.Context, gp game.Player) error {
 	if n == statusGone {
 		return fmt.Errorf("%w: %s", game.ErrNoPlayer, p.id)
 	}
+	b.syncRank(ctx, p.id) // a hidden player comes back
 	b.publish(ctx, kindChanged, p.id)
 	if c, err := b.read(ctx, p.id); err == nil {
 		p.entry.Load().update(c) // the lifted throttle shows in this node's copy at once

@@ -66,6 +66,16 @@ func decodeState(res rueidis.RedisResult) (status int64, c *cached, clock int64,
 	return status, c, n[9], nil
 }
 
+// hidBy reports whether a click's reply says the attempt hid the player.
+func hidBy(res rueidis.RedisResult) bool {
+	msg, err := res.ToArray()
+	if err != nil || len(msg) != 15 {
+		return false
+	}
+	n, err := msg[14].AsInt64()
+	return err == nil && n == 1
+}
+
 // parseBan reads a ban as the bans hash keeps it: "at reason".
 func parseBan(s string) error {
 	at, reason, _ := strings.Cut(s, " ")
@@ -188,6 +198,7 @@ func (b *Backend) rename(ctx context.Context, p *player, h, mode string) (string
 	if err := b.applied(p, "rename", res); err != nil {
 		return "", err
 	}
+	b.syncRank(ctx, p.id) // the member holds the handle
 	b.publish(ctx, kindChanged, p.id)
 	return h, nil
 }
@@ -239,6 +250,11 @@ func (b *Backend) Click(ctx context.Context, gp game.Player) (game.ClickResult, 
 	b.observeClock(clock)
 	e = p.entry.Load()
 	e.update(c)
+	// A new best (score == best also when the player only equalled it: a harmless
+	// extra sync) or a hide changes the player's entry in the game-wide ranks.
+	if (status == statusOK && c.view.Score == c.view.Best) || hidBy(res) {
+		b.rankDirty.add(p.id)
+	}
 	if c.nodes > 1 {
 		b.noteChanged(p.id) // its sockets on other nodes should see this
 	}

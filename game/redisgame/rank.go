@@ -1,10 +1,8 @@
 package redisgame
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"sync"
 
@@ -13,303 +11,444 @@ import (
 	"github.com/redis/rueidis"
 )
 
-// Ranks across partitions. A player's rank is 1 + the players with a higher best in
-// every partition's board, so a node asks all 64 partitions at once about all of its
-// players (the pivots): two pipelined rounds of one script per partition, whatever
-// the number of players, each script touching one partition's keys (one slot).
+// Ranks in one game-wide sorted set. keyRanks holds every ranked player (on a
+// partition's board: a best above 0, not hidden, not banned) with the same member and
+// score as its partition's board, so equal bests order exactly as the board orders
+// them; keyRankIDs maps each id in it to "q member" (q: the player's change counter
+// when the entry was written). Both are in the slot of {g}, so every script on them
+// runs on one shard of a cluster.
 //
-//  1. rankSelf, on the partitions of the node's players: each player's board member
-//     and best, as Redis holds them now (the node's own copy may lag a click made on
-//     another node).
-//  2. rankAround, on every partition, with all pivots: for each, how many of the
-//     partition's players have a higher best (gt) and an equal one (eq), and the
-//     partition's players just above and just below the pivot in the board's order,
-//     each with how many of the partition share its best.
+// The partition scripts cannot write them (another slot), so a node copies what Redis
+// holds in the partitions (sync): one read-only script per partition reads each
+// player's member, best and change counter, then one script on {g} writes the entries
+// whose counter is newer than the stored one (an older reading, sent late by another
+// node, loses), and removes the players who are gone. A node syncs:
+//   - at each Tick, the players whose best or board membership changed on it (clicks);
+//   - right after a moderation call it served, or an import, the players it touched;
+//   - in Ranks, every player it is asked about, so a connected player's entry is
+//     repaired every second even if the node that changed it died before its sync.
 //
-// The node merges: the nearest Neighbours above and below over all partitions are
-// the player's neighbours, and their ranks follow from the counts (see merge). The
-// Redis work is a few O(log n) calls per pivot and partition; pivots are sent in
-// chunks so that no single script holds Redis for long, and one call refreshes at most
-// rankBudget players (see Ranks).
+// A rank is then 1 + ZCOUNT above the player's best, Of is ZCARD and the neighbours
+// are ZRANGE around ZREVRANK: a few O(log n) calls per player, whatever the number of
+// partitions. A click on one node shows in the other nodes' answers after that node's
+// next Tick.
 
 const (
-	rankSelfSrc = `
+	keyRanks    = "ctb:{g}:ranks"
+	keyRankIDs  = "ctb:{g}:rankm"
+	keyRankLock = "ctb:{g}:ranklock"
+
+	// rankChunk is the most players one script on {g} takes: a few hundred keep each
+	// script well under a millisecond, so clicks on the same shard wait little.
+	rankChunk = 512
+)
+
+const (
+	// rankReadSrc: KEYS: board, then player keys. Returns per player its change
+	// counter (-1 when it is gone), its board member ('' when not on the board) and
+	// its best there.
+	rankReadSrc = prelude + `
 local out = {}
 for i = 2, #KEYS do
-  local m = redis.call('HGET', KEYS[i], 'm')
-  local sc = m and redis.call('ZSCORE', KEYS[1], m)
-  if sc then
-    out[#out+1] = sc
-    out[#out+1] = string.sub(m, 1, 48)
-  else
-    out[#out+1] = '0'
+  local f = redis.call('HMGET', KEYS[i], 'h', 'm', 'd', 'w')
+  if not f[1] then
+    out[#out+1] = -1
     out[#out+1] = ''
+    out[#out+1] = '0'
+  else
+    local _, _, _, _, _, _, _, _, _, q = unpackd(f[3], f[4])
+    local m = f[2]
+    local sc = m and redis.call('ZSCORE', KEYS[1], m)
+    out[#out+1] = str(q)
+    if sc then
+      out[#out+1] = m
+      out[#out+1] = sc
+    else
+      out[#out+1] = ''
+      out[#out+1] = '0'
+    end
   end
 end
 return out
 `
-	// rankAroundSrc: KEYS: board. ARGV: pairs of best and member head (tie bits and
-	// flipped id), the pivots. Returns the board's size, then per pivot: gt, eq, the
-	// count of entries above, those entries (member, best, players at that best) in
-	// REV order, the count of entries below and those entries likewise.
-	rankAroundSrc = `
-local board = KEYS[1]
-local out = {redis.call('ZCARD', board)}
-local counts = {}
-local function countAt(sc)
-  local c = counts[sc]
-  if not c then
-    c = redis.call('ZCOUNT', board, sc, sc)
-    counts[sc] = c
+	// rankSyncSrc: KEYS: ranks, rank ids. ARGV: quads of id, change counter (-1: gone),
+	// best, member ('' when unranked). Returns how many entries it changed.
+	rankSyncSrc = `
+local n = 0
+for i = 1, #ARGV, 4 do
+  local id, q, sc, m = ARGV[i], tonumber(ARGV[i+1]), ARGV[i+2], ARGV[i+3]
+  local cur = redis.call('HGET', KEYS[2], id)
+  local cq, cm = -1, ''
+  if cur then
+    local sp = string.find(cur, ' ', 1, true)
+    cq, cm = tonumber(string.sub(cur, 1, sp - 1)), string.sub(cur, sp + 1)
   end
-  return c
+  if q < 0 then
+    if cur then
+      if cm ~= '' then redis.call('ZREM', KEYS[1], cm) end
+      redis.call('HDEL', KEYS[2], id)
+      n = n + 1
+    end
+  elseif (not cur and m ~= '') or (cur and q > cq) then
+    if cm ~= m then
+      if cm ~= '' then redis.call('ZREM', KEYS[1], cm) end
+      if m ~= '' then redis.call('ZADD', KEYS[1], sc, m) end
+      n = n + 1
+    end
+    redis.call('HSET', KEYS[2], id, ARGV[i+1] .. ' ' .. m)
+  end
 end
-local function emit(z, first, last)
+return n
+`
+	// rankGetSrc: KEYS: ranks, rank ids. ARGV: the number of neighbours on each side,
+	// then triples of id, member and best as the partition held them just before
+	// ('' when unranked). The set is read by the member; only when it is not there
+	// (another node synced a later change meanwhile) is the id looked up. Returns
+	// ZCARD, then per player its rank (0: unranked) and, when ranked, its best, the
+	// count of neighbours above and those (member, best, rank) farthest first, the
+	// count below and those nearest first.
+	rankGetSrc = `
+local z = KEYS[1]
+local nb = tonumber(ARGV[1])
+local out = {redis.call('ZCARD', z)}
+local ranks = {}
+local function rankAt(sc)
+  local r = ranks[sc]
+  if not r then
+    r = redis.call('ZCOUNT', z, '(' .. sc, '+inf') + 1
+    ranks[sc] = r
+  end
+  return r
+end
+local function emit(rows, first, last)
   out[#out+1] = (last - first + 1) / 2
   for j = first, last, 2 do
-    out[#out+1] = z[j]
-    out[#out+1] = z[j+1]
-    out[#out+1] = countAt(z[j+1])
+    out[#out+1] = rows[j]
+    out[#out+1] = rows[j+1]
+    out[#out+1] = rankAt(rows[j+1])
   end
 end
-for i = 1, #ARGV, 2 do
-  local s, head = ARGV[i], ARGV[i+1]
-  local gt = redis.call('ZCOUNT', board, '(' .. s, '+inf')
-  local eq = countAt(s)
-  -- Players tied at s sit at REV ranks gt .. gt+eq-1, members descending: find the
-  -- first that does not rank above the pivot.
-  local lo, hi = gt, gt + eq
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    local m = redis.call('ZRANGE', board, mid, mid, 'REV')[1]
-    if string.sub(m, 1, 48) > head then lo = mid + 1 else hi = mid end
+for i = 2, #ARGV, 3 do
+  local m, sc = ARGV[i+1], ARGV[i+2]
+  local idx = m ~= '' and redis.call('ZREVRANK', z, m)
+  if not idx then
+    local cur = redis.call('HGET', KEYS[2], ARGV[i])
+    m = cur and string.sub(cur, string.find(cur, ' ', 1, true) + 1)
+    idx = m and m ~= '' and redis.call('ZREVRANK', z, m)
+    sc = idx and redis.call('ZSCORE', z, m)
   end
-  -- One read for both sides: two above, the pivot itself if it is here, two below.
-  local from = math.max(lo - 2, 0)
-  local z = redis.call('ZRANGE', board, from, lo + 2, 'REV', 'WITHSCORES')
-  local nAbove = lo - from
-  local below = 2 * nAbove + 1
-  if z[below] and string.sub(z[below], 1, 48) == head then below = below + 2 end
-  out[#out+1] = gt
-  out[#out+1] = eq
-  emit(z, 1, 2 * nAbove)
-  emit(z, below, math.min(#z, below + 3))
+  if not idx then
+    out[#out+1] = 0
+  else
+    out[#out+1] = rankAt(sc)
+    out[#out+1] = sc
+    local from = math.max(idx - nb, 0)
+    local rows = redis.call('ZRANGE', z, from, idx + nb, 'REV', 'WITHSCORES')
+    local above = idx - from
+    emit(rows, 1, 2 * above)
+    emit(rows, 2 * above + 3, #rows)
+  end
 end
 return out
 `
 )
 
-// rankChunk is the most pivots one rankAround call takes.
-const rankChunk = 256
-
-// pivot is one ranked player as Redis holds it.
-type pivot struct {
-	best int64
-	head string // the member's first memberHead characters
+// rankDirty holds the players whose board entry changed on this node since the last
+// sync (Tick).
+type rankDirty struct {
+	mu  sync.Mutex
+	ids map[uuid.UUID]struct{}
 }
 
-// around is what one partition said about one pivot.
-type around struct {
-	gt, eq       int64
-	above, below []aroundRow // above: farthest first; below: nearest first
-}
-
-type aroundRow struct {
-	row   game.Row
-	count int64 // the partition's players with row.Best
-}
-
-// rankBudget is the most players one Ranks call asks Redis about. Redis's work is a few
-// calls per player and partition (BenchmarkRanksRedis: about 2 ms of script time per
-// player on the test machine, so 128 players hold one Redis for about a quarter of a
-// second); the players beyond the budget keep the rank they were last given, and the
-// longest unrefreshed go first next time. With more connected players than this, a
-// player's rank is refreshed every connected/rankBudget seconds, not every second.
-const rankBudget = 128
-
-// rankCache is what the node last answered for each player it was asked about.
-type rankCache struct {
-	mu    sync.Mutex // one Ranks at a time
-	calls int64
-	last  map[uuid.UUID]cachedRank
-}
-
-type cachedRank struct {
-	rank game.Rank
-	call int64 // the call that refreshed it
-}
-
-// Ranks implements game.Backend. It refreshes at most rankBudget players per call,
-// players it never answered for first, then those refreshed longest ago; the others
-// get their last answer.
-func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) error {
-	if len(out) != len(ps) {
-		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
+func (d *rankDirty) add(id uuid.UUID) {
+	d.mu.Lock()
+	if d.ids == nil {
+		d.ids = make(map[uuid.UUID]struct{})
 	}
-	c := &b.ranks
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.calls++
-	// The players to refresh: distinct, never answered or answered longest ago.
-	seen := make(map[uuid.UUID]bool, len(ps))
-	var stale []game.Player
-	for _, p := range ps {
-		if !seen[p.ID()] {
-			seen[p.ID()] = true
-			stale = append(stale, p)
+	d.ids[id] = struct{}{}
+	d.mu.Unlock()
+}
+
+func (d *rankDirty) take() []uuid.UUID {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]uuid.UUID, 0, len(d.ids))
+	for id := range d.ids {
+		out = append(out, id)
+	}
+	clear(d.ids)
+	return out
+}
+
+// flushRanks syncs the players that changed on this node; on failure they stay
+// queued for the next Tick.
+func (b *Backend) flushRanks(ctx context.Context) error {
+	ids := b.rankDirty.take()
+	if len(ids) == 0 {
+		return nil
+	}
+	if err := b.syncRanks(ctx, ids); err != nil {
+		for _, id := range ids {
+			b.rankDirty.add(id)
 		}
-	}
-	slices.SortStableFunc(stale, func(x, y game.Player) int {
-		return cmp.Compare(c.last[x.ID()].call, c.last[y.ID()].call)
-	})
-	stale = stale[:min(len(stale), rankBudget)]
-	fresh := make([]game.Rank, len(stale))
-	if err := b.ranksOf(ctx, stale, fresh); err != nil {
 		return err
 	}
-	next := make(map[uuid.UUID]cachedRank, len(seen))
-	for id := range seen {
-		if r, ok := c.last[id]; ok {
-			next[id] = r
-		}
-	}
-	for i, p := range stale {
-		next[p.ID()] = cachedRank{rank: fresh[i], call: c.calls}
-	}
-	c.last = next
-	for i, p := range ps {
-		out[i] = next[p.ID()].rank
-	}
 	return nil
 }
 
-// ranksOf fills out[i] with the rank of ps[i] as Redis holds it now.
-func (b *Backend) ranksOf(ctx context.Context, ps []game.Player, out []game.Rank) error {
+// syncRank is syncRanks for one player after a moderation call. A failure only leaves
+// the entry stale until the player's next change or refresh, so it is logged, not
+// returned: the call itself succeeded.
+func (b *Backend) syncRank(ctx context.Context, id uuid.UUID) {
+	if err := b.syncRanks(ctx, []uuid.UUID{id}); err != nil {
+		b.rankDirty.add(id)
+		b.log.Warn("redis: rank entry not updated; retried at the next tick", "player", id, "err", err)
+	}
+}
+
+// rankEntry is one player's board entry as its partition holds it.
+type rankEntry struct {
+	id     uuid.UUID
+	q      string // change counter, "-1" when the player is gone
+	best   string
+	member string
+}
+
+// syncRanks copies the partition state of ids into the game-wide set.
+func (b *Backend) syncRanks(ctx context.Context, ids []uuid.UUID) error {
+	var entries []rankEntry
+	err := b.inOp(ctx, func(ctx context.Context) (err error) {
+		entries, err = b.readEntries(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read rank entries: %w", err)
+	}
+	return b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) })
+}
+
+// inOp runs fn under one op's timeout.
+func (b *Backend) inOp(ctx context.Context, fn func(context.Context) error) error {
 	ctx, cancel := b.op(ctx)
 	defer cancel()
-	pivots, err := b.pivots(ctx, ps)
-	if err != nil {
-		return b.unavailable("read ranked players", err)
-	}
-	// Distinct pivots: a player's sockets on this node are one player.
-	index := make(map[pivot]int)
-	var distinct []pivot
-	for _, pv := range pivots {
-		if _, ok := index[pv]; !ok && pv.best > 0 {
-			index[pv] = len(distinct)
-			distinct = append(distinct, pv)
-		}
-	}
-	of, arounds, err := b.around(ctx, distinct)
-	if err != nil {
-		return b.unavailable("read ranks", err)
-	}
-	for i, pv := range pivots {
-		out[i] = game.Rank{Of: of}
-		if j, ok := index[pv]; ok {
-			merge(&out[i], pv.best, arounds[j])
-		}
-	}
-	return nil
+	return fn(ctx)
 }
 
-// pivots reads the board member and best of every player of ps, one script per
-// partition.
-func (b *Backend) pivots(ctx context.Context, ps []game.Player) ([]pivot, error) {
-	byPart := make(map[int][]int)
-	for i, gp := range ps {
-		n := partitionOf(gp.ID())
-		byPart[n] = append(byPart[n], i)
+// readEntries reads the board entries of ids, one script per partition.
+func (b *Backend) readEntries(ctx context.Context, ids []uuid.UUID) ([]rankEntry, error) {
+	byPart := make(map[int][]uuid.UUID)
+	for _, id := range ids {
+		n := partitionOf(id)
+		byPart[n] = append(byPart[n], id)
 	}
 	parts := make([]int, 0, len(byPart))
 	execs := make([]rueidis.LuaExec, 0, len(byPart))
-	for n, idx := range byPart {
-		keys := make([]string, 0, len(idx)+1)
+	for n, pids := range byPart {
+		keys := make([]string, 0, len(pids)+1)
 		keys = append(keys, b.parts[n].board)
-		for _, i := range idx {
-			keys = append(keys, redisPlayer(ps[i]).key)
+		for _, id := range pids {
+			keys = append(keys, b.parts[n].player(id))
 		}
 		parts = append(parts, n)
 		execs = append(execs, rueidis.LuaExec{Keys: keys})
 	}
-	out := make([]pivot, len(ps))
-	for j, res := range b.s.rankSelf.ExecMulti(ctx, b.c, execs...) {
+	out := make([]rankEntry, 0, len(ids))
+	for j, res := range b.s.rankRead.ExecMulti(ctx, b.c, execs...) {
 		vals, err := res.ToArray()
 		if err != nil {
 			return nil, err
 		}
-		idx := byPart[parts[j]]
-		if len(vals) != 2*len(idx) {
-			return nil, fmt.Errorf("rank self reply of %d values for %d players", len(vals), len(idx))
+		pids := byPart[parts[j]]
+		if len(vals) != 3*len(pids) {
+			return nil, fmt.Errorf("%s: rank read reply of %d values for %d players", b.parts[parts[j]].board, len(vals), len(pids))
 		}
-		for k, i := range idx {
-			s, err := vals[2*k].ToString()
-			if err != nil {
-				return nil, err
-			}
-			best, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return nil, fmt.Errorf("best %q: %w", s, err)
-			}
-			head, err := vals[2*k+1].ToString()
-			if err != nil {
-				return nil, err
-			}
-			if best > 0 && len(head) == memberHead {
-				out[i] = pivot{best: best, head: head}
-			}
+		r := reader{vals: vals}
+		for _, id := range pids {
+			e := rankEntry{id: id, q: strconv.FormatInt(r.int(), 10), member: r.str(), best: r.str()}
+			out = append(out, e)
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("%s: rank read reply: %w", b.parts[parts[j]].board, r.err)
 		}
 	}
 	return out, nil
 }
 
-// around asks every partition about every pivot and returns the number of ranked
-// players and, per pivot, the partitions' answers.
-func (b *Backend) around(ctx context.Context, pivots []pivot) (int64, [][]around, error) {
-	type call struct{ part, from int }
-	var calls []call
+// writeEntries applies entries to the game-wide set, rankChunk a script.
+func (b *Backend) writeEntries(ctx context.Context, entries []rankEntry) error {
 	var execs []rueidis.LuaExec
-	for n := range b.parts {
-		for from := 0; from == 0 || from < len(pivots); from += rankChunk {
-			chunk := pivots[from:min(from+rankChunk, len(pivots))]
-			args := make([]string, 0, 2*len(chunk))
-			for _, pv := range chunk {
-				args = append(args, strconv.FormatInt(pv.best, 10), pv.head)
-			}
-			calls = append(calls, call{n, from})
-			execs = append(execs, rueidis.LuaExec{Keys: []string{b.parts[n].board}, Args: args})
+	for from := 0; from < len(entries); from += rankChunk {
+		chunk := entries[from:min(from+rankChunk, len(entries))]
+		args := make([]string, 0, 4*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.id.String(), e.q, e.best, e.member)
+		}
+		execs = append(execs, rueidis.LuaExec{Keys: []string{keyRanks, keyRankIDs}, Args: args})
+	}
+	for _, res := range b.s.rankSync.ExecMulti(ctx, b.c, execs...) {
+		if err := res.Error(); err != nil {
+			return fmt.Errorf("write rank entries: %w", err)
 		}
 	}
-	out := make([][]around, len(pivots))
-	for i := range out {
-		out[i] = make([]around, 0, partitions)
+	return nil
+}
+
+// Ranks implements game.Backend: every player asked about is synced first (which
+// repairs an entry another node left stale), then read, rankChunk players a script.
+func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) error {
+	if len(out) != len(ps) {
+		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
 	}
-	var of int64
-	for j, res := range b.s.rankAround.ExecMulti(ctx, b.c, execs...) {
+	// Distinct ids: a player's sockets on this node are one player.
+	index := make(map[uuid.UUID]int, len(ps))
+	var ids []uuid.UUID
+	for _, p := range ps {
+		if _, ok := index[p.ID()]; !ok {
+			index[p.ID()] = len(ids)
+			ids = append(ids, p.ID())
+		}
+	}
+	// Each round has the op timeout of its own: at 15k players a round is a large
+	// pipeline, and the three must not share one op's time.
+	var entries []rankEntry
+	var ranks []game.Rank
+	err := b.inOp(ctx, func(ctx context.Context) (err error) {
+		entries, err = b.readEntries(ctx, ids)
+		return err
+	})
+	if err != nil {
+		return b.unavailable("read rank entries", err)
+	}
+	if err := b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) }); err != nil {
+		return b.unavailable("sync ranks", err)
+	}
+	err = b.inOp(ctx, func(ctx context.Context) (err error) {
+		ranks, err = b.readRanks(ctx, entries)
+		return err
+	})
+	if err != nil {
+		return b.unavailable("read ranks", err)
+	}
+	for i, e := range entries {
+		index[e.id] = i // readEntries groups the players by partition
+	}
+	for i, p := range ps {
+		out[i] = ranks[index[p.ID()]]
+	}
+	return nil
+}
+
+// readRanks reads the ranks of the players of entries from the game-wide set.
+func (b *Backend) readRanks(ctx context.Context, entries []rankEntry) ([]game.Rank, error) {
+	nb := strconv.Itoa(game.Neighbours)
+	var execs []rueidis.LuaExec
+	for from := 0; from == 0 || from < len(entries); from += rankChunk {
+		chunk := entries[from:min(from+rankChunk, len(entries))]
+		args := make([]string, 0, 3*len(chunk)+1)
+		args = append(args, nb)
+		for _, e := range chunk {
+			args = append(args, e.id.String(), e.member, e.best)
+		}
+		execs = append(execs, rueidis.LuaExec{Keys: []string{keyRanks, keyRankIDs}, Args: args})
+	}
+	ids := entries
+	out := make([]game.Rank, len(ids))
+	for j, res := range b.s.rankGet.ExecMulti(ctx, b.c, execs...) {
 		vals, err := res.ToArray()
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		r := reader{vals: vals}
-		card := r.int()
-		if calls[j].from == 0 {
-			of += card
-		}
-		for i := calls[j].from; i < min(calls[j].from+rankChunk, len(pivots)); i++ {
-			a := around{gt: r.int(), eq: r.int()}
-			a.above = r.rows()
-			a.below = r.rows()
-			out[i] = append(out[i], a)
+		of := r.int()
+		for i := j * rankChunk; i < min((j+1)*rankChunk, len(ids)); i++ {
+			out[i] = game.Rank{Of: of, Rank: r.int()}
+			if out[i].Rank == 0 {
+				continue
+			}
+			out[i].Best = r.best()
+			out[i].Above = r.rows()
+			out[i].Below = r.rows()
 		}
 		if r.err != nil {
-			return 0, nil, fmt.Errorf("%s: rank reply: %w", b.parts[calls[j].part].board, r.err)
+			return nil, fmt.Errorf("rank reply: %w", r.err)
 		}
 		if r.i != len(vals) {
-			return 0, nil, fmt.Errorf("%s: rank reply of %d values, read %d", b.parts[calls[j].part].board, len(vals), r.i)
+			return nil, fmt.Errorf("rank reply of %d values, read %d", len(vals), r.i)
 		}
 	}
-	return of, out, nil
+	return out, nil
 }
+
+// rebuildRanks fills the game-wide set from the partitions' boards when it is missing
+// but players are ranked: a Redis written by a version without it. A short lock keeps
+// two starting nodes from both doing the work; it is idempotent anyway (entries are
+// written with change counter 0, so any real change wins, and only where missing).
+func (b *Backend) rebuildRanks(ctx context.Context) error {
+	octx, cancel := b.op(ctx)
+	exists, err := b.c.Do(octx, b.c.B().Exists().Key(keyRankIDs).Build()).AsInt64()
+	cancel()
+	if err != nil || exists == 1 {
+		return err
+	}
+	cards := make(rueidis.Commands, len(b.parts))
+	for i, k := range b.parts {
+		cards[i] = b.c.B().Zcard().Key(k.board).Build()
+	}
+	octx, cancel = b.op(ctx)
+	defer cancel()
+	sizes := make([]int64, len(b.parts))
+	total := int64(0)
+	for i, res := range b.c.DoMulti(octx, cards...) {
+		if sizes[i], err = res.AsInt64(); err != nil {
+			return err
+		}
+		total += sizes[i]
+	}
+	if total == 0 {
+		return nil
+	}
+	ok, err := b.c.Do(octx, b.c.B().Set().Key(keyRankLock).Value(b.node).Nx().PxMilliseconds(rebuildLock).Build()).ToString()
+	if rueidis.IsRedisNil(err) {
+		b.log.Info("redis: another node is building the rank set")
+		return nil
+	}
+	if err != nil || ok != "OK" {
+		return fmt.Errorf("take the rank rebuild lock: %w", err)
+	}
+	defer b.c.Do(context.WithoutCancel(ctx), b.c.B().Del().Key(keyRankLock).Build())
+	b.log.Info("redis: building the rank set from the boards", "players", total)
+	for i, k := range b.parts {
+		for from := int64(0); from < sizes[i]; from += rebuildBatch {
+			rctx, rcancel := b.op(ctx)
+			z, err := b.c.Do(rctx, b.c.B().Zrange().Key(k.board).Min(strconv.FormatInt(from, 10)).
+				Max(strconv.FormatInt(from+rebuildBatch-1, 10)).Withscores().Build()).AsZScores()
+			if err != nil {
+				rcancel()
+				return fmt.Errorf("%s: %w", k.board, err)
+			}
+			entries := make([]rankEntry, 0, len(z))
+			for _, s := range z {
+				row, err := parseMember(s.Member, int64(s.Score))
+				if err != nil {
+					rcancel()
+					return err
+				}
+				entries = append(entries, rankEntry{id: row.ID, q: "0", best: strconv.FormatInt(row.Best, 10), member: s.Member})
+			}
+			err = b.writeEntries(rctx, entries)
+			rcancel()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+const (
+	rebuildBatch = 4096
+	rebuildLock  = 5 * 60 * 1000 // ms; a rebuild of a million players takes seconds
+)
 
 // reader walks a script's flat reply, keeping the first error.
 type reader struct {
@@ -354,21 +493,29 @@ func (r *reader) str() string {
 	return s
 }
 
-func (r *reader) rows() []aroundRow {
+// best reads a score as Redis formats it.
+func (r *reader) best() int64 {
+	s := r.str()
+	if r.err != nil {
+		return 0
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		r.err = fmt.Errorf("best %q: %w", s, err)
+	}
+	return n
+}
+
+func (r *reader) rows() []game.RankedRow {
 	n := r.int()
 	if n < 0 || n > game.Neighbours {
 		r.err = fmt.Errorf("%d neighbours", n)
 		return nil
 	}
-	rows := make([]aroundRow, 0, n)
+	var rows []game.RankedRow
 	for range n {
-		m, sc, count := r.str(), r.str(), r.int()
+		m, best, rank := r.str(), r.best(), r.int()
 		if r.err != nil {
-			return nil
-		}
-		best, err := strconv.ParseInt(sc, 10, 64)
-		if err != nil {
-			r.err = fmt.Errorf("best %q: %w", sc, err)
 			return nil
 		}
 		row, err := parseMember(m, best)
@@ -376,71 +523,7 @@ func (r *reader) rows() []aroundRow {
 			r.err = err
 			return nil
 		}
-		rows = append(rows, aroundRow{row: row, count: count})
+		rows = append(rows, game.RankedRow{Row: row, Rank: rank})
 	}
 	return rows
-}
-
-// merge fills r for a player with best s from every partition's answer.
-//
-// The rank is 1 + the sum of gt. The neighbours are the nearest above and below over
-// all partitions. A neighbour's rank is 1 + the players with a best above its own:
-// for a neighbour above at best v > s that is the players above s less those whose
-// best lies in (s, v]; for one below at w < s, the players above s, those at s and
-// those in (w, s). Every player with a best in those ranges is between the player and
-// the neighbour, or tied with the neighbour, so each partition holding one returned it
-// among its nearest, with its partition's count at that best: the sums over the
-// partitions' answers are exact.
-func merge(r *game.Rank, s int64, parts []around) {
-	var gt, eq int64
-	var up, down []game.Row
-	upCount, downCount := map[int64]int64{}, map[int64]int64{}
-	for _, a := range parts {
-		gt += a.gt
-		eq += a.eq
-		seen := map[int64]bool{}
-		for _, x := range a.above {
-			up = append(up, x.row)
-			if !seen[x.row.Best] && x.row.Best != s {
-				seen[x.row.Best] = true
-				upCount[x.row.Best] += x.count
-			}
-		}
-		clear(seen)
-		for _, x := range a.below {
-			down = append(down, x.row)
-			if !seen[x.row.Best] && x.row.Best != s {
-				seen[x.row.Best] = true
-				downCount[x.row.Best] += x.count
-			}
-		}
-	}
-	r.Rank, r.Best = gt+1, s
-	slices.SortFunc(up, game.CompareRows)
-	slices.SortFunc(down, game.CompareRows)
-	up = up[max(len(up)-game.Neighbours, 0):]
-	down = down[:min(len(down), game.Neighbours)]
-	for _, row := range up {
-		rank := r.Rank
-		if row.Best != s {
-			for u, c := range upCount {
-				if u > s && u <= row.Best {
-					rank -= c
-				}
-			}
-		}
-		r.Above = append(r.Above, game.RankedRow{Row: row, Rank: rank})
-	}
-	for _, row := range down {
-		rank := r.Rank
-		if row.Best != s {
-			rank += eq
-			for u, c := range downCount {
-				if u > row.Best && u < s {
-					rank += c
-				}
-			}
-		}
-		r.Below = append(r.Below, game.RankedRow{Row: row, Rank: rank})
-	}
 }

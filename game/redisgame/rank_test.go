@@ -3,57 +3,214 @@ package redisgame
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/clickthebutton/clickthebutton/internal/testutil"
+	"github.com/google/uuid"
 )
 
-// TestRanksBudget: one call asks Redis about at most rankBudget players, those never
-// answered first; the next call refreshes the rest, and from then on every answer is
-// what an unbounded read says.
-func TestRanksBudget(t *testing.T) {
+// TestRankSetDrift: the game-wide rank set is derived data. Each case damages it the
+// way a real fault would, checks that a read without sync sees the damage (so the
+// case tests something), then that what repairs it gives every player the rank a
+// fresh set gives.
+func TestRankSetDrift(t *testing.T) {
 	r := testutil.StartRedis(t)
-	nodes := openGame(t, r.URL(), func() { r.Command("FLUSHALL") }, game.DefaultConfig(), 1)
-	b := nodes[0]
 	ctx := context.Background()
-	n := rankBudget + 40
-	ps := make([]game.Player, n)
-	for i := range ps {
-		p, err := b.Join(ctx, fmt.Sprintf("p%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range i % 7 {
-			if _, err := b.Click(ctx, p); err != nil {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, b *Backend, ps []game.Player)
+		// repair returns the node whose answers must match again; nil when the damage
+		// must not show at all.
+		repair func(t *testing.T, b *Backend, ps []game.Player) *Backend
+	}{
+		{
+			name: "set missing: a Redis of an earlier version is rebuilt at Open",
+			damage: func(t *testing.T, b *Backend, _ []game.Player) {
+				mustCommand(t, r, "DEL", keyRanks, keyRankIDs)
+			},
+			repair: func(t *testing.T, _ *Backend, _ []game.Player) *Backend {
+				nb, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { nb.Close() })
+				return nb
+			},
+		},
+		{
+			name: "entry lost: a node died between a click and its sync; the refresh repairs",
+			damage: func(t *testing.T, b *Backend, ps []game.Player) {
+				id := ps[len(ps)-1].ID().String()
+				cur := mustCommand(t, r, "HGET", keyRankIDs, id)
+				_, m, _ := cutSpace(cur)
+				mustCommand(t, r, "ZREM", keyRanks, m)
+				mustCommand(t, r, "HDEL", keyRankIDs, id)
+			},
+			repair: func(t *testing.T, b *Backend, ps []game.Player) *Backend {
+				if err := b.Ranks(ctx, ps, make([]game.Rank, len(ps))); err != nil {
+					t.Fatal(err)
+				}
+				return b
+			},
+		},
+		{
+			name: "late reading: an older state synced after a newer one loses",
+			damage: func(t *testing.T, b *Backend, ps []game.Player) {
+				p := ps[len(ps)-1]
+				old, err := b.readEntries(ctx, []uuid.UUID{p.ID()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range 3 { // a new best, synced at the tick
+					if _, err := b.Click(ctx, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, _, err := b.Tick(ctx); err != nil {
+					t.Fatal(err)
+				}
+				// The older reading, as a slow node would send it, must not win.
+				if err := b.writeEntries(ctx, old); err != nil {
+					t.Fatal(err)
+				}
+			},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openGame(t, r.URL(), func() { r.Command("FLUSHALL") }, game.DefaultConfig(), 1)[0]
+			ps := make([]game.Player, 40)
+			for i := range ps {
+				p, err := b.Join(ctx, fmt.Sprintf("p%d", i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for range i % 7 {
+					if _, err := b.Click(ctx, p); err != nil {
+						t.Fatal(err)
+					}
+				}
+				ps[i] = p
+			}
+			if _, _, err := b.Tick(ctx); err != nil {
 				t.Fatal(err)
 			}
-		}
-		ps[i] = p
+			tc.damage(t, b, ps)
+			if tc.repair == nil {
+				if got, want := unsyncedRanks(t, b, ps), truth(t, b, ps); !equalRanks(got, want) {
+					t.Fatalf("the older reading won:\n got %+v\nwant %+v", got, want)
+				}
+				return
+			}
+			if damaged := unsyncedRanks(t, b, ps); equalRanks(damaged, truth(t, b, ps)) {
+				t.Fatal("the damage did not show: the case tests nothing")
+			}
+			nb := tc.repair(t, b, ps)
+			if got, want := unsyncedRanks(t, nb, ps), truth(t, nb, ps); !equalRanks(got, want) {
+				t.Fatalf("after the repair:\n got %+v\nwant %+v", got, want)
+			}
+		})
 	}
-	want := make([]game.Rank, n)
-	if err := b.ranksOf(ctx, ps, want); err != nil {
+}
+
+// unsyncedRanks reads the set as it is, without syncing the players first.
+func unsyncedRanks(t *testing.T, b *Backend, ps []game.Player) []game.Rank {
+	t.Helper()
+	ids := make([]uuid.UUID, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID()
+	}
+	entries, err := b.readEntries(context.Background(), ids)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := make([]game.Rank, n)
-	if err := b.Ranks(ctx, ps, got); err != nil {
+	ranks, err := b.readRanks(context.Background(), entries)
+	if err != nil {
 		t.Fatal(err)
 	}
-	answered := 0
-	for i := range got {
-		if got[i].Equal(want[i]) {
-			answered++
-		}
+	byID := make(map[uuid.UUID]game.Rank)
+	for i, e := range entries {
+		byID[e.id] = ranks[i]
 	}
-	if answered < rankBudget || answered == n {
-		t.Fatalf("first call answered %d of %d players, want at least the budget %d and not all", answered, n, rankBudget)
+	out := make([]game.Rank, len(ps))
+	for i, p := range ps {
+		out[i] = byID[p.ID()]
 	}
-	if err := b.Ranks(ctx, ps, got); err != nil {
+	return out
+}
+
+// truth ranks the players from Find, the slow way, as the conformance suite's oracle
+// does.
+func truth(t *testing.T, b *Backend, ps []game.Player) []game.Rank {
+	t.Helper()
+	infos, _, err := b.Find(context.Background(), nil, 0, 1<<20)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range got {
-		if !got[i].Equal(want[i]) {
-			t.Fatalf("player %d after two calls: %+v, want %+v", i, got[i], want[i])
+	var rows []game.Row
+	for _, in := range infos {
+		if in.Best > 0 && in.Banned == nil {
+			rows = append(rows, game.Row{ID: in.ID, Handle: in.Handle, Best: in.Best, BestAt: in.BestAt.UnixNano()})
 		}
 	}
+	slices.SortFunc(rows, game.CompareRows)
+	rankOf := func(best int64) int64 {
+		n := int64(1)
+		for _, r := range rows {
+			if r.Best > best {
+				n++
+			}
+		}
+		return n
+	}
+	out := make([]game.Rank, len(ps))
+	for i, p := range ps {
+		out[i] = game.Rank{Of: int64(len(rows))}
+		for pos, me := range rows {
+			if me.ID != p.ID() {
+				continue
+			}
+			out[i].Rank, out[i].Best = rankOf(me.Best), me.Best
+			for j := max(pos-game.Neighbours, 0); j < pos; j++ {
+				out[i].Above = append(out[i].Above, game.RankedRow{Row: rows[j], Rank: rankOf(rows[j].Best)})
+			}
+			for j := pos + 1; j < min(pos+1+game.Neighbours, len(rows)); j++ {
+				out[i].Below = append(out[i].Below, game.RankedRow{Row: rows[j], Rank: rankOf(rows[j].Best)})
+			}
+		}
+	}
+	return out
+}
+
+func equalRanks(a, b []game.Rank) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func mustCommand(t *testing.T, r *testutil.Redis, args ...string) string {
+	t.Helper()
+	out, err := r.Command(args...)
+	if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	return out
+}
+
+func cutSpace(s string) (string, string, bool) {
+	for i := range len(s) {
+		if s[i] == ' ' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
 }

@@ -68,7 +68,7 @@ type Backend struct {
 
 	watch atomic.Pointer[func(game.Event)]
 
-	ranks rankCache // rank.go
+	rankDirty rankDirty // rank.go
 
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops
 	pub    game.Publisher
@@ -136,6 +136,10 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	if err := b.checkServer(ctx); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if err := b.rebuildRanks(ctx); err != nil {
+		c.Close()
+		return nil, b.unavailable("build the rank set", err)
 	}
 	if err := b.beat(ctx); err != nil {
 		c.Close()

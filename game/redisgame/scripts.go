@@ -59,7 +59,7 @@ type scripts struct {
 	lease     *rueidis.Lua
 	release   *rueidis.Lua
 
-	rankSelf, rankAround *rueidis.Lua // rank.go
+	rankRead, rankSync, rankGet *rueidis.Lua // rank.go
 }
 
 func newScripts() *scripts {
@@ -83,8 +83,9 @@ func newScripts() *scripts {
 		lease:     rueidis.NewLuaScript(leaseSrc),
 		release:   rueidis.NewLuaScript(releaseSrc),
 
-		rankSelf:   rueidis.NewLuaScriptReadOnly(rankSelfSrc),
-		rankAround: rueidis.NewLuaScriptReadOnly(rankAroundSrc),
+		rankRead: rueidis.NewLuaScriptReadOnly(rankReadSrc),
+		rankSync: rueidis.NewLuaScript(rankSyncSrc),
+		rankGet:  rueidis.NewLuaScriptReadOnly(rankGetSrc),
 	}
 }
 
@@ -196,7 +197,9 @@ func ruleArgs(c game.Config) args {
 //
 // KEYS: player, partition, board, bans, suspects. ARGV: limit, window ms, penalty µs,
 // idle reset µs, board size, flipped id, id, bot limit (attempts per bot window), bot
-// window ms, regularity, regular rate, bot action, now µs or "".
+// window ms, regularity, regular rate, bot action, now µs or "". The reply is a state
+// reply whose last value, instead of the flag time, is 1 when this attempt hid the
+// player (bot action hide): the node must then take it off the game-wide ranks.
 const clickSrc = prelude + `
 local now = clock(ARGV[13])
 local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'm', 'n', 'bt', 'fl', 'hd', 'w')
@@ -238,6 +241,7 @@ la = now
 set('bt', 'B' .. struct.pack('<dddddd', rs, rn, la, c, mean, var))
 local flagged = f[6]
 local hidden = f[7]
+local hid = 0
 if not flagged then
   local rule, rate, cv = 0, 0, 0
   if c >= 2 and mean > 0 then
@@ -254,6 +258,7 @@ if not flagged then
     redis.call('ZADD', KEYS[5], str(now), ARGV[7])
     if ARGV[12] == 'hide' then
       hidden = '1'
+      hid = 1
       set('hd', '1')
       if f[3] then
         redis.call('ZREM', KEYS[3], f[3])
@@ -289,7 +294,7 @@ if not counted then
   set('w', w)
   redis.call('HSET', KEYS[1], unpack(sets))
   redis.call('HINCRBY', KEYS[2], 'refused', 1)
-  return {0, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, 0}
+  return {0, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, hid}
 end
 -- the idle reset is applied lazily by the first click after it was due
 if lc ~= 0 and now - lc >= tonumber(ARGV[4]) then s = 1 else s = s + 1 end
@@ -310,7 +315,7 @@ set('d', d)
 set('w', w)
 redis.call('HSET', KEYS[1], unpack(sets))
 redis.call('HINCRBY', KEYS[2], 'clicks', 1)
-return {1, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, 0}
+return {1, f[1], s, b, ba, t, lc, v, na, q, num(f[4]), now, '', 0, hid}
 `
 
 // joinSrc creates a player, or with mode "get" returns the existing one and creates

@@ -205,6 +205,17 @@ func (b *Backend) Import(ctx context.Context, open func() (io.ReadCloser, error)
 				res.Skipped = append(res.Skipped, batch[i].ID)
 			}
 		}
+		ids := make([]uuid.UUID, 0, len(batch))
+		for _, r := range batch {
+			if r.Best > 0 {
+				ids = append(ids, r.ID)
+			}
+		}
+		if len(ids) > 0 {
+			if err := b.syncRanks(octx, ids); err != nil {
+				return b.unavailable("import ranks", err)
+			}
+		}
 		batch = batch[:0]
 		return nil
 	}

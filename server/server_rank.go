@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
@@ -35,6 +37,13 @@ func (h *hub) runRanks(ctx context.Context) {
 	}
 }
 
+// rankBudgeter is a backend whose ranks cost enough per player that one refresh asks
+// for at most RankBudget players (the Redis backend's cost is Redis CPU, which the
+// clicks of every node share). The others keep their last frame and are asked in the
+// next refreshes, those asked longest ago first, new sockets before all: with n
+// players on a node, each is refreshed every n/RankBudget seconds.
+type rankBudgeter interface{ RankBudget() int }
+
 // ranker holds what one refresh needs, reused by the next.
 type ranker struct {
 	targets []*client
@@ -43,6 +52,37 @@ type ranker struct {
 	ranks   []game.Rank
 	frames  [][]byte
 	tags    map[uuid.UUID]string
+	// round counts the refreshes; asked is the round each player was last asked in.
+	round uint64
+	asked map[uuid.UUID]uint64
+}
+
+// budget keeps in r.players the limit players asked longest ago (never asked first),
+// and re-indexes r.slot to match: a target whose player is left out has no slot.
+func (r *ranker) budget(limit int) {
+	if limit <= 0 {
+		return
+	}
+	if r.asked == nil {
+		r.asked = make(map[uuid.UUID]uint64)
+	}
+	if len(r.asked) > 2*len(r.players)+1024 {
+		clear(r.asked) // mostly players long gone; the connected start afresh
+	}
+	r.round++
+	if len(r.players) > limit {
+		slices.SortStableFunc(r.players, func(a, b game.Player) int {
+			return cmp.Compare(r.asked[a.ID()], r.asked[b.ID()])
+		})
+		r.players = r.players[:limit]
+		clear(r.slot)
+		for i, p := range r.players {
+			r.slot[p.ID()] = i
+		}
+	}
+	for _, p := range r.players {
+		r.asked[p.ID()] = r.round
+	}
 }
 
 func (r *ranker) refresh(ctx context.Context, h *hub) {
@@ -63,6 +103,9 @@ func (r *ranker) refresh(ctx context.Context, h *hub) {
 			r.slot[id] = len(r.players)
 			r.players = append(r.players, c.p)
 		}
+	}
+	if b, ok := h.s.game.(rankBudgeter); ok {
+		r.budget(b.RankBudget())
 	}
 	r.ranks = append(r.ranks[:0], make([]game.Rank, len(r.players))...)
 	if err := h.s.game.Ranks(ctx, r.players, r.ranks); err != nil {
@@ -85,7 +128,11 @@ func (r *ranker) refresh(ctx context.Context, h *hub) {
 			c.rankSent = nil
 			continue
 		}
-		f := r.frames[r.slot[c.p.ID()]]
+		i, ok := r.slot[c.p.ID()]
+		if !ok {
+			continue // not asked in this refresh (rankBudgeter)
+		}
+		f := r.frames[i]
 		if bytes.Equal(f, c.rankSent) {
 			continue
 		}

@@ -1,11 +1,17 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/google/uuid"
 )
 
 // rankOf reads frames until a rank frame satisfies ok.
@@ -89,5 +95,70 @@ func TestRankFrameOfANewPlayer(t *testing.T) {
 	r := sb.rankOf(func(rankFrame) bool { return true })
 	if r.Rank != 0 || r.Of != 1 || len(r.Above) != 0 || len(r.Below) != 0 || r.Above == nil {
 		t.Fatalf("new player's rank frame %+v", r)
+	}
+}
+
+// TestRankBudgetRotates: a refresh under a budget asks for at most that many players,
+// those asked longest ago first and never-asked ones before all, so that every
+// connected player is asked in turn.
+func TestRankBudgetRotates(t *testing.T) {
+	e, err := game.New(game.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []game.Player
+	for i := range 5 {
+		p, err := e.Join(context.Background(), fmt.Sprintf("player %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, p)
+	}
+	r := ranker{slot: map[uuid.UUID]int{}}
+	refresh := func(ps []game.Player) []uuid.UUID {
+		r.players = append(r.players[:0], ps...)
+		clear(r.slot)
+		for i, p := range r.players {
+			r.slot[p.ID()] = i
+		}
+		r.budget(2)
+		var ids []uuid.UUID
+		for i, p := range r.players {
+			if r.slot[p.ID()] != i {
+				t.Fatalf("slot of %s is %d, want %d", p.ID(), r.slot[p.ID()], i)
+			}
+			ids = append(ids, p.ID())
+		}
+		return ids
+	}
+	asked := map[uuid.UUID]int{}
+	for round := range 5 {
+		ids := refresh(all)
+		if len(ids) != 2 {
+			t.Fatalf("round %d asked %d players, want the budget of 2", round, len(ids))
+		}
+		for _, id := range ids {
+			asked[id]++
+		}
+		if round == 2 && len(asked) != 5 {
+			t.Fatalf("after 3 rounds of 2, %d of 5 players were asked: %v", len(asked), asked)
+		}
+	}
+	for _, p := range all {
+		if n := asked[p.ID()]; n < 1 || n > 3 {
+			t.Errorf("%s asked %d times in 5 rounds of 2 among 5", p.ID(), n)
+		}
+	}
+	// A newcomer goes first.
+	p, err := e.Join(context.Background(), "newcomer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := refresh(append(all, p)); !slices.Contains(ids, p.ID()) {
+		t.Fatalf("the newcomer was not asked first: %v", ids)
+	}
+	// Under the budget everyone is asked.
+	if ids := refresh(all[:2]); len(ids) != 2 {
+		t.Fatalf("2 players under a budget of 2: asked %d", len(ids))
 	}
 }

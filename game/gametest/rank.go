@@ -1,6 +1,7 @@
 package gametest
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -17,9 +18,19 @@ import (
 // oracleRanks computes every player's Rank from Find, the slow way.
 func (s *suite) oracleRanks(ps []game.Player) []game.Rank {
 	s.t.Helper()
-	infos, _, err := s.b.Find(ctx, nil, 0, 1<<20)
+	out, err := OracleRanks(ctx, s.b, ps)
 	if err != nil {
-		s.t.Fatalf("Find: %v", err)
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// OracleRanks computes the Rank of every player of ps the slow way, from every player
+// Find lists: what Backend.Ranks must answer. Backends' own tests use it too.
+func OracleRanks(ctx context.Context, b game.Backend, ps []game.Player) ([]game.Rank, error) {
+	infos, _, err := b.Find(ctx, nil, 0, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("oracle ranks: Find: %w", err)
 	}
 	var rows []game.Row
 	for _, in := range infos {
@@ -53,7 +64,7 @@ func (s *suite) oracleRanks(ps []game.Player) []game.Rank {
 			out[i].Below = append(out[i].Below, game.RankedRow{Row: rows[j], Rank: rankOf(rows[j].Best)})
 		}
 	}
-	return out
+	return out, nil
 }
 
 // sameRows compares neighbours by what a player sees of them.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"testing"
 
 	"github.com/clickthebutton/clickthebutton/game"
+	"github.com/clickthebutton/clickthebutton/game/gametest"
 	"github.com/clickthebutton/clickthebutton/internal/testutil"
 	"github.com/google/uuid"
 )
@@ -142,45 +142,12 @@ func unsyncedRanks(t *testing.T, b *Backend, ps []game.Player) []game.Rank {
 	return out
 }
 
-// truth ranks the players from Find, the slow way, as the conformance suite's oracle
-// does.
+// truth ranks the players the slow way, with the conformance suite's oracle.
 func truth(t *testing.T, b *Backend, ps []game.Player) []game.Rank {
 	t.Helper()
-	infos, _, err := b.Find(context.Background(), nil, 0, 1<<20)
+	out, err := gametest.OracleRanks(context.Background(), b, ps)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var rows []game.Row
-	for _, in := range infos {
-		if in.Best > 0 && in.Banned == nil {
-			rows = append(rows, game.Row{ID: in.ID, Handle: in.Handle, Best: in.Best, BestAt: in.BestAt.UnixNano()})
-		}
-	}
-	slices.SortFunc(rows, game.CompareRows)
-	rankOf := func(best int64) int64 {
-		n := int64(1)
-		for _, r := range rows {
-			if r.Best > best {
-				n++
-			}
-		}
-		return n
-	}
-	out := make([]game.Rank, len(ps))
-	for i, p := range ps {
-		out[i] = game.Rank{Of: int64(len(rows))}
-		for pos, me := range rows {
-			if me.ID != p.ID() {
-				continue
-			}
-			out[i].Rank, out[i].Best = rankOf(me.Best), me.Best
-			for j := max(pos-game.Neighbours, 0); j < pos; j++ {
-				out[i].Above = append(out[i].Above, game.RankedRow{Row: rows[j], Rank: rankOf(rows[j].Best)})
-			}
-			for j := pos + 1; j < min(pos+1+game.Neighbours, len(rows)); j++ {
-				out[i].Below = append(out[i].Below, game.RankedRow{Row: rows[j], Rank: rankOf(rows[j].Best)})
-			}
-		}
 	}
 	return out
 }

@@ -19,7 +19,7 @@
 # *.bench.txt, loadavg.txt, top.txt, profile-*, scaleout.svg/.png). Knobs (environment):
 # PARTS ("a b c d e p"), COUNT (3), WARMUP (3s), DURATION (10s), A_PLAYERS/A_RATE
 # (5000/5000), B_PLAYERS (2000), B_RATES ("10000 12500 15000 17500 20000 30000 40000
-# 50000 60000 80000"), B_FLAGS (node flags of part b, "--throttle-limit 100000"),
+# 50000 60000 80000"), B_MODES (the servers of part b, "redis memory"), B_FLAGS (node flags of part b, "--throttle-limit 100000"),
 # C_PLAYERS (45000), C_RATE (3000), C_PROCS (6), D_RATES ("10000 20000"), D_CONC
 # ("16,64,256"), E_PLAYERS/E_RATE (2000/5000), P_RATE (10000), and the ports: GAME_ADDR
 # (memory-mode server), PPROF_ADDR (part p), NODE_PORTS (three
@@ -34,6 +34,7 @@ COUNT=${COUNT:-3}
 WARMUP=${WARMUP:-3s}
 DURATION=${DURATION:-10s}
 A_PLAYERS=${A_PLAYERS:-5000} A_RATE=${A_RATE:-5000}
+B_MODES=${B_MODES:-redis memory}
 B_PLAYERS=${B_PLAYERS:-2000} B_RATES=${B_RATES:-10000 12500 15000 17500 20000 30000 40000 50000 60000 80000}
 # Part b lifts the bot throttle (as run-long.sh's naive grid does): at 30 clicks/s per
 # player a load generator catching up after a stall sends 50 in a second and its
@@ -223,7 +224,7 @@ part_b() {
 	start_redis max
 	ceiling before
 	for rep in $(seq 1 "$COUNT"); do
-		for mode in $(order "$rep" redis memory); do
+		for mode in $(order "$rep" $B_MODES); do
 			local best=0 acc
 			for rate in $B_RATES; do
 				if [ "$mode" = memory ]; then

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/redis/rueidis"
@@ -84,8 +85,11 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 	}
 	b.counters.Store(&st)
 	b.publishChanged(ctx)
-	if err := b.flushRanks(ctx); err != nil {
-		return game.Update{}, false, b.unavailable("sync ranks", err)
+	if now := time.Now().UnixNano(); now-b.lastSync.Load() >= int64(b.opts.RankSync) {
+		b.lastSync.Store(now)
+		if err := b.flushRanks(ctx); err != nil {
+			return game.Update{}, false, b.unavailable("sync ranks", err)
+		}
 	}
 	if len(stale) == 0 {
 		return game.Update{}, false, nil

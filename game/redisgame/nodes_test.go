@@ -38,7 +38,7 @@ func realNodes(t *testing.T, r *testutil.Redis, n int) []*Backend {
 	t.Helper()
 	var nodes []*Backend
 	for range n {
-		b, err := Open(bg, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler), Heartbeat: 100 * time.Millisecond})
+		b, err := Open(bg, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler), Heartbeat: 100 * time.Millisecond, RankSync: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

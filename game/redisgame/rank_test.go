@@ -32,7 +32,7 @@ func TestRankSetDrift(t *testing.T) {
 				mustCommand(t, r, "DEL", keyRanks, keyRankIDs)
 			},
 			repair: func(t *testing.T, _ *Backend, _ []game.Player) *Backend {
-				nb, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler)})
+				nb, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler), RankSync: -1})
 				if err != nil {
 					t.Fatal(err)
 				}

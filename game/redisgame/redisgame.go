@@ -34,6 +34,10 @@ type Options struct {
 	Log *slog.Logger
 	// OpTimeout bounds every call to Redis. 0 means DefaultOpTimeout.
 	OpTimeout time.Duration
+	// RankSync is how often a Tick copies the players whose best changed on this node
+	// into the game-wide rank set: a player clicking ten times a second costs one copy
+	// a second, not ten. 0 means DefaultRankSync; negative, at every Tick (tests).
+	RankSync time.Duration
 	// Heartbeat is how often the node reports its online count. A node that misses
 	// three leaves the game's online count. 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
@@ -43,6 +47,7 @@ type Options struct {
 const (
 	DefaultOpTimeout = 2 * time.Second
 	DefaultHeartbeat = time.Second
+	DefaultRankSync  = time.Second
 )
 
 // Backend is one node's view of a game kept in Redis. Its methods are safe for
@@ -69,6 +74,7 @@ type Backend struct {
 	watch atomic.Pointer[func(game.Event)]
 
 	rankDirty rankDirty // rank.go
+	lastSync  atomic.Int64 // when a Tick last synced ranks, Unix ns
 
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops
 	pub    game.Publisher
@@ -100,6 +106,9 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.RankSync == 0 {
+		opts.RankSync = DefaultRankSync
 	}
 	log := opts.Log
 	if log == nil {

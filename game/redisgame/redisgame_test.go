@@ -10,13 +10,15 @@ import (
 	"github.com/clickthebutton/clickthebutton/internal/testutil"
 )
 
-// openGame empties the Redis at url and opens n nodes of a game with cfg on it.
+// openGame empties the Redis at url and opens n nodes of a game with cfg on it. They
+// sync ranks at every Tick (RankSync -1), so the suite's rank checks need not wait out
+// the default second.
 func openGame(t *testing.T, url string, flush func(), cfg game.Config, n int) []*Backend {
 	t.Helper()
 	flush()
 	nodes := make([]*Backend, n)
 	for i := range nodes {
-		b, err := Open(context.Background(), Options{URL: url, Rules: cfg, Log: slog.New(slog.DiscardHandler)})
+		b, err := Open(context.Background(), Options{URL: url, Rules: cfg, Log: slog.New(slog.DiscardHandler), RankSync: -1})
 		if err != nil {
 			t.Fatal(err)
 		}

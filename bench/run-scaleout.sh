@@ -168,7 +168,7 @@ load() {
 accepted() { tail -1 "$OUT/load.jsonl" | grep -o '"accepted_per_s":[0-9.]*' | tail -1 | cut -d: -f2; }
 
 # order REP A B: "A B" on odd repetitions, "B A" on even ones.
-order() { if [ $(($1 % 2)) -eq 1 ]; then echo "$2 $3"; else echo "$3 $2"; fi; }
+order() { if [ $(($1 % 2)) -eq 1 ]; then echo "$2 ${3:-}"; else echo "${3:-} $2"; fi; }
 
 redis_url=redis://127.0.0.1:$REDIS_PORT
 node_addr=127.0.0.1:${NODE_PORTS[0]}

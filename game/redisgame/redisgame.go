@@ -73,7 +73,7 @@ type Backend struct {
 
 	watch atomic.Pointer[func(game.Event)]
 
-	rankDirty rankDirty // rank.go
+	rankDirty rankDirty    // rank.go
 	lastSync  atomic.Int64 // when a Tick last synced ranks, Unix ns
 
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops

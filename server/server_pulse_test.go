@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"log/slog"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -185,21 +184,7 @@ func TestPulseOverSocket(t *testing.T) {
 // serveBackend is a test server like newTestServer over any backend, its hub running.
 func serveBackend(t *testing.T, g game.Backend) *testServer {
 	t.Helper()
-	s := mustNew(t, testConfig(), g)
-	ts := &testServer{Server: s, http: httptest.NewUnstartedServer(s.Handler())}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); s.hub.run(ctx) }()
-	ts.http.Listener = lingerListener{ts.http.Listener}
-	ts.http.Start()
-	t.Cleanup(func() {
-		s.ws.Close()
-		ts.http.CloseClientConnections()
-		ts.http.Close()
-		cancel()
-		<-done
-	})
-	return ts
+	return startTestServer(t, mustNew(t, testConfig(), g), nil)
 }
 
 // TestPulseInRedisMode: the pulse comes from the game-wide counter, so a node shows the

@@ -72,8 +72,16 @@ func newTestServerOn(t *testing.T, wrap func(net.Listener) net.Listener, mutate 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := mustNew(t, cfg, engine)
-	ts := &testServer{Server: s, engine: engine, clock: clock, http: httptest.NewUnstartedServer(s.Handler())}
+	ts := startTestServer(t, mustNew(t, cfg, engine), wrap)
+	ts.engine, ts.clock = engine, clock
+	return ts
+}
+
+// startTestServer serves s on a loopback listener (wrapped by wrap, when not nil) with
+// its hub running, all stopped when the test ends.
+func startTestServer(t *testing.T, s *Server, wrap func(net.Listener) net.Listener) *testServer {
+	t.Helper()
+	ts := &testServer{Server: s, http: httptest.NewUnstartedServer(s.Handler())}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.hub.run(ctx) }()

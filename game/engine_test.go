@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 )
@@ -811,3 +812,34 @@ func TestRefusedClicksAreCounted(t *testing.T) {
 
 // stateAt is State at an explicit time.
 func (e *Engine) stateAt(p *memPlayer, now time.Time) State { return e.state(p, now.UnixNano()) }
+
+// TestPlayerLayout holds memPlayer to the layout the snapshot writer counts on: every
+// field of a snapshot row in the first cache line, and a size that keeps every player of
+// a load slab starting on a cache line. (A player allocated alone gets no such promise
+// from the Go allocator.)
+func TestPlayerLayout(t *testing.T) {
+	var p memPlayer
+	if size := unsafe.Sizeof(p); size%64 != 0 {
+		t.Errorf("memPlayer is %d bytes, not a whole number of 64-byte cache lines", size)
+	}
+	ends := map[string]uintptr{
+		"id":        unsafe.Offsetof(p.id) + unsafe.Sizeof(p.id),
+		"handle":    unsafe.Offsetof(p.handle) + unsafe.Sizeof(p.handle),
+		"score":     unsafe.Offsetof(p.score) + unsafe.Sizeof(p.score),
+		"best":      unsafe.Offsetof(p.best) + unsafe.Sizeof(p.best),
+		"bestAt":    unsafe.Offsetof(p.bestAt) + unsafe.Sizeof(p.bestAt),
+		"total":     unsafe.Offsetof(p.total) + unsafe.Sizeof(p.total),
+		"lastClick": unsafe.Offsetof(p.lastClick) + unsafe.Sizeof(p.lastClick),
+	}
+	for name, end := range ends {
+		if end > 64 {
+			t.Errorf("memPlayer.%s ends at byte %d, outside the first cache line", name, end)
+		}
+	}
+	slab := make([]memPlayer, loadSlab)
+	for _, i := range []int{0, 1, loadSlab - 1} {
+		if a := uintptr(unsafe.Pointer(&slab[i])); a%64 != 0 {
+			t.Errorf("player %d of a slab starts at %#x, not on a cache line", i, a)
+		}
+	}
+}

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // readBoth reads data with the plain reader (on workers goroutines, then in no set
@@ -280,6 +283,48 @@ func TestPlainHandle(t *testing.T) {
 	for _, h := range []string{"player 1", "a.b-c_d", "x", strings.Repeat("a", MaxHandleLen)} {
 		if !plainHandle(h) {
 			t.Errorf("plainHandle(%q) = false", h)
+		}
+	}
+}
+
+// TestRowEncoding holds the row writer, which writes digits by index, to the standard
+// library's formatting: numbers as strconv writes them (edges, negatives and random
+// values), ids as uuid.String, times as time.Format, and a row grown from a buffer
+// with no room left.
+func TestRowEncoding(t *testing.T) {
+	nums := []int64{0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 12345, 1<<31 - 1, 1 << 40,
+		1<<63 - 1, -1, -9, -10, -1 << 63}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 10_000 {
+		nums = append(nums, rng.Int64N(1<<62)>>rng.IntN(62))
+	}
+	for _, v := range nums {
+		d := make([]byte, 24)
+		n := putInt(d, 2, v)
+		if got, want := string(d[2:n]), strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("putInt(%d) = %q, want %q", v, got, want)
+		}
+	}
+	var te timeEncoder
+	for i := range 2_000 {
+		last := time.Unix(0, rng.Int64N(4e18)).UTC()
+		r := Record{ID: uuid.New(), Handle: fmt.Sprintf("p%d", i), Score: nums[i], Best: nums[i+1],
+			Total: nums[i+2], LastClick: last, BestAt: last.Add(-time.Duration(rng.Int64N(1e15)))}
+		if i%5 == 0 {
+			r.BestAt = time.Time{}
+		}
+		at := func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.Format(time.RFC3339Nano)
+		}
+		want := strings.Join([]string{r.ID.String(), r.Handle, strconv.FormatInt(r.Score, 10),
+			strconv.FormatInt(r.Best, 10), strconv.FormatInt(r.Total, 10), at(r.LastClick), at(r.BestAt)}, ",") + "\n"
+		prefix := []byte("x")
+		got := appendRecord(prefix[:1:1], r, &te)
+		if string(got) != "x"+want {
+			t.Fatalf("row %d:\n got %q\nwant %q", i, got, "x"+want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package game
 
 import (
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,39 +26,98 @@ type timeEncoder struct {
 	valid  bool
 }
 
+// maxTimeLen is the longest time putRFC3339Nano writes: nine digits of fraction.
+const maxTimeLen = len("2006-01-02T15:04:05.999999999Z")
+
 // appendRFC3339Nano appends the time ns (Unix nanoseconds) in UTC, formatted as
 // time.RFC3339Nano does: no fraction when it is 0, trailing zeros trimmed.
 func (te *timeEncoder) appendRFC3339Nano(b []byte, ns int64) []byte {
+	n := len(b)
+	b = slices.Grow(b, maxTimeLen)
+	return b[:n+te.putRFC3339Nano(b[n:cap(b)], 0, ns)]
+}
+
+// putRFC3339Nano writes what appendRFC3339Nano appends at d[i:], which has room for
+// maxTimeLen bytes, and returns the index after it.
+func (te *timeEncoder) putRFC3339Nano(d []byte, i int, ns int64) int {
 	if ns < 0 {
-		return time.Unix(0, ns).UTC().AppendFormat(b, time.RFC3339Nano)
+		return i + copy(d[i:], time.Unix(0, ns).UTC().AppendFormat(d[i:i], time.RFC3339Nano))
 	}
 	secs, frac := ns/1e9, ns%1e9
 	if !te.valid || secs != te.sec {
 		days, rem := secs/86400, secs%86400
-		y, m, d := civil(days)
-		hh, mm, ss := rem/3600, rem/60%60, rem%60
-		te.prefix = [19]byte{
-			byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10), '-',
-			byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10), 'T',
-			byte('0' + hh/10), byte('0' + hh%10), ':', byte('0' + mm/10), byte('0' + mm%10), ':',
-			byte('0' + ss/10), byte('0' + ss%10)}
+		y, m, day := civil(days)
+		p := &te.prefix
+		put2(p[0:], int(y/100))
+		put2(p[2:], int(y%100))
+		p[4] = '-'
+		put2(p[5:], int(m))
+		p[7] = '-'
+		put2(p[8:], int(day))
+		p[10] = 'T'
+		put2(p[11:], int(rem/3600))
+		p[13] = ':'
+		put2(p[14:], int(rem/60%60))
+		p[16] = ':'
+		put2(p[17:], int(rem%60))
 		te.sec, te.valid = secs, true
 	}
-	b = append(b, te.prefix[:]...)
+	*(*[19]byte)(d[i:]) = te.prefix
+	i += len(te.prefix)
 	if frac != 0 {
-		var f [10]byte
+		// Nine digits: the first alone, then four pairs; then the zeros trimmed.
+		f := d[i : i+10]
 		f[0] = '.'
-		for i := 9; i > 0; i-- {
-			f[i] = byte('0' + frac%10)
-			frac /= 10
-		}
+		f[1] = byte('0' + frac/1e8)
+		r := int(frac % 1e8)
+		put2(f[2:], r/1e6)
+		put2(f[4:], r/1e4%100)
+		put2(f[6:], r/100%100)
+		put2(f[8:], r%100)
 		n := 10
 		for f[n-1] == '0' {
 			n--
 		}
-		b = append(b, f[:n]...)
+		i += n
 	}
-	return append(b, 'Z')
+	d[i] = 'Z'
+	return i + 1
+}
+
+// digitPairs holds "00" to "99", so a number is written two digits per division.
+const digitPairs = "" +
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// put2 writes v (0 to 99) as two digits at d[0:2].
+func put2(d []byte, v int) {
+	d[0], d[1] = digitPairs[2*v], digitPairs[2*v+1]
+}
+
+// putInt writes v in decimal at d[i:], which has room for 20 bytes, and returns the
+// index after it, as strconv.AppendInt(nil, v, 10) would.
+func putInt(d []byte, i int, v int64) int {
+	if v < 0 {
+		return i + copy(d[i:], strconv.AppendInt(d[i:i], v, 10))
+	}
+	u := uint64(v)
+	n := 1
+	for x := u; x >= 10; x /= 10 {
+		n++
+	}
+	j := i + n
+	for u >= 100 {
+		j -= 2
+		put2(d[j:], int(u%100))
+		u /= 100
+	}
+	if u >= 10 {
+		put2(d[j-2:], int(u))
+	} else {
+		d[j-1] = byte('0' + u)
+	}
+	return i + n
 }
 
 // civil converts days since 1970-01-01 to a proleptic Gregorian date (days >= 0), by

@@ -94,6 +94,10 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
 type partBuffers struct {
 	free    [][]byte
 	workers int
+	// background runs the formatters at the lowest CPU priority the system has
+	// (lowerThreadPriority): a periodic snapshot must not delay clicks, which then get
+	// the cores first; an export, which someone waits for, runs at normal priority.
+	background bool
 }
 
 func writeSnapshotWith(ctx context.Context, w io.Writer, src Source, bufs *partBuffers) error {
@@ -161,6 +165,15 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if bufs.background {
+				// The goroutine ends locked to its thread, so the thread ends with it (or,
+				// the process's first thread, which cannot end, is parked for good) and no
+				// other goroutine ever runs at this priority. Threads the runtime starts
+				// meanwhile are started from a thread of its own, not from this one, so
+				// they do not inherit it.
+				runtime.LockOSThread()
+				lowerThreadPriority()
+			}
 			var te timeEncoder
 			for {
 				select {
@@ -696,7 +709,9 @@ type Snapshotter struct {
 	// Workers is how many goroutines format the in-memory game's shards at once; 0
 	// means one per core but one (GOMAXPROCS-1, at least 1), so that a large snapshot
 	// leaves a core to the clicks. The file is written by yet another goroutine, so
-	// even one worker formats while the previous part goes to disk.
+	// even one worker formats while the previous part goes to disk. The workers run on
+	// threads of the lowest CPU priority (nice 19 on Linux), so that on a busy machine
+	// the clicks and everything else go first and the snapshot takes what is left.
 	Workers int
 	// Observe, when set, is told about every write attempt: how long it took, the size
 	// of the file written, and the error if it failed.
@@ -774,7 +789,7 @@ func (s *Snapshotter) Flush(ctx context.Context) (bool, error) {
 func (s *Snapshotter) write(ctx context.Context) (size int64, err error) {
 	err = WriteFileAtomic(s.FS, s.Path, func(w io.Writer) error {
 		cw := &countingWriter{w: w}
-		s.bufs.workers = s.Workers
+		s.bufs.workers, s.bufs.background = s.Workers, true
 		if s.bufs.workers <= 0 {
 			s.bufs.workers = max(runtime.GOMAXPROCS(0)-1, 1)
 		}

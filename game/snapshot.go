@@ -193,8 +193,16 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 				buf = buf[:0]
 				err := ctx.Err()
 				if err == nil {
+					n := 0
 					err = each(i, func(r Record) error {
 						buf = appendRecord(buf, r, &te)
+						// A background formatter holds one of the scheduler's Ps however low
+						// its thread's priority: it hands it over every 64 rows (some
+						// microseconds) to whatever goroutine waits for it, a click's reply
+						// or a broadcast, and goes on when none does.
+						if n++; bufs.background && n%64 == 0 {
+							runtime.Gosched()
+						}
 						return nil
 					})
 				}

@@ -94,9 +94,9 @@ func WriteSnapshot(ctx context.Context, w io.Writer, src Source) error {
 type partBuffers struct {
 	free    [][]byte
 	workers int
-	// background runs the formatters at the lowest CPU priority the system has
-	// (lowerThreadPriority): a periodic snapshot must not delay clicks, which then get
-	// the cores first; an export, which someone waits for, runs at normal priority.
+	// background makes the formatters give way to every other goroutine (see
+	// writeParts): a periodic snapshot must not delay clicks; an export, which someone
+	// waits for, does not give way.
 	background bool
 }
 
@@ -165,15 +165,6 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if bufs.background {
-				// The goroutine ends locked to its thread, so the thread ends with it (or,
-				// the process's first thread, which cannot end, is parked for good) and no
-				// other goroutine ever runs at this priority. Threads the runtime starts
-				// meanwhile are started from a thread of its own, not from this one, so
-				// they do not inherit it.
-				runtime.LockOSThread()
-				lowerThreadPriority()
-			}
 			var te timeEncoder
 			for {
 				select {
@@ -196,11 +187,13 @@ func writeParts(ctx context.Context, w io.Writer, src partedSource, bufs *partBu
 					n := 0
 					err = each(i, func(r Record) error {
 						buf = appendRecord(buf, r, &te)
-						// A background formatter holds one of the scheduler's Ps however low
-						// its thread's priority: it hands it over every 64 rows (some
-						// microseconds) to whatever goroutine waits for it, a click's reply
-						// or a broadcast, and goes on when none does.
-						if n++; bufs.background && n%64 == 0 {
+						// A background formatter hands its P over every 512 rows (about a
+						// fifth of a millisecond) to whatever goroutine waits for one, a
+						// click's reply or a broadcast, and goes on at once when none does:
+						// else a click arriving while both Ps are busy may wait for the
+						// formatter's time slice to end (10 ms). Every 64 rows cost a
+						// quarter more CPU per snapshot; every 512, a tenth.
+						if n++; bufs.background && n%512 == 0 {
 							runtime.Gosched()
 						}
 						return nil
@@ -717,9 +710,9 @@ type Snapshotter struct {
 	// Workers is how many goroutines format the in-memory game's shards at once; 0
 	// means one per core but one (GOMAXPROCS-1, at least 1), so that a large snapshot
 	// leaves a core to the clicks. The file is written by yet another goroutine, so
-	// even one worker formats while the previous part goes to disk. The workers run on
-	// threads of the lowest CPU priority (nice 19 on Linux), so that on a busy machine
-	// the clicks and everything else go first and the snapshot takes what is left.
+	// even one worker formats while the previous part goes to disk. The workers give
+	// way to every other goroutine every few rows, so that on a busy server the clicks
+	// go first and the snapshot takes the CPU that is left.
 	Workers int
 	// Observe, when set, is told about every write attempt: how long it took, the size
 	// of the file written, and the error if it failed.

@@ -288,13 +288,6 @@ func putCSVField(d []byte, i int, s string) int {
 	return i + 1
 }
 
-// appendCSVField quotes s as encoding/csv would read it back.
-func appendCSVField(b []byte, s string) []byte {
-	n := len(b)
-	b = slices.Grow(b, 2*len(s)+2)
-	return b[:putCSVField(b[n:cap(b)], 0, s)+n]
-}
-
 // needsQuotes reports whether encoding/csv would misread s unquoted: it holds a comma,
 // a quote or a line break, or starts with a space.
 func needsQuotes(s string) bool {

@@ -249,7 +249,7 @@ func TestTimeEncoding(t *testing.T) {
 	var te timeEncoder
 	for _, ns := range cases {
 		want := time.Unix(0, ns).UTC().Format(time.RFC3339Nano)
-		if got := string(te.appendRFC3339Nano(nil, ns)); got != want {
+		if got := string(appendRFC3339Nano(&te, nil, ns)); got != want {
 			t.Fatalf("%d: encoded %q, want %q", ns, got, want)
 		}
 		got, ok := parseUTCFast(want)
@@ -327,4 +327,11 @@ func TestRowEncoding(t *testing.T) {
 			t.Fatalf("row %d:\n got %q\nwant %q", i, got, "x"+want)
 		}
 	}
+}
+
+// appendRFC3339Nano appends what putRFC3339Nano writes.
+func appendRFC3339Nano(te *timeEncoder, b []byte, ns int64) []byte {
+	n := len(b)
+	b = slices.Grow(b, maxTimeLen)
+	return b[:n+te.putRFC3339Nano(b[n:cap(b)], 0, ns)]
 }

@@ -1,7 +1,6 @@
 package game
 
 import (
-	"slices"
 	"strconv"
 	"time"
 
@@ -29,16 +28,9 @@ type timeEncoder struct {
 // maxTimeLen is the longest time putRFC3339Nano writes: nine digits of fraction.
 const maxTimeLen = len("2006-01-02T15:04:05.999999999Z")
 
-// appendRFC3339Nano appends the time ns (Unix nanoseconds) in UTC, formatted as
-// time.RFC3339Nano does: no fraction when it is 0, trailing zeros trimmed.
-func (te *timeEncoder) appendRFC3339Nano(b []byte, ns int64) []byte {
-	n := len(b)
-	b = slices.Grow(b, maxTimeLen)
-	return b[:n+te.putRFC3339Nano(b[n:cap(b)], 0, ns)]
-}
-
-// putRFC3339Nano writes what appendRFC3339Nano appends at d[i:], which has room for
-// maxTimeLen bytes, and returns the index after it.
+// putRFC3339Nano writes the time ns (Unix nanoseconds) in UTC at d[i:], which has
+// room for maxTimeLen bytes, formatted as time.RFC3339Nano does (no fraction when it is
+// 0, trailing zeros trimmed), and returns the index after it.
 func (te *timeEncoder) putRFC3339Nano(d []byte, i int, ns int64) int {
 	if ns < 0 {
 		return i + copy(d[i:], time.Unix(0, ns).UTC().AppendFormat(d[i:i], time.RFC3339Nano))
@@ -162,7 +154,7 @@ func parseTime[S field](s S) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, string(s))
 }
 
-// parseUTCFast reads the form appendRFC3339Nano writes, YYYY-MM-DDTHH:MM:SS[.f]Z with
+// parseUTCFast reads the form putRFC3339Nano writes, YYYY-MM-DDTHH:MM:SS[.f]Z with
 // 1 to 9 digits of fraction and a year from 1970 to 2261, as Unix nanoseconds. It
 // refuses (ok false) anything else, valid or not, for time.Parse to decide.
 func parseUTCFast[S field](s S) (ns int64, ok bool) {

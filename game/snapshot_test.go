@@ -907,3 +907,10 @@ func TestRecordsStopsEarly(t *testing.T) {
 	}
 	_ = uuid.Nil
 }
+
+// appendCSVField appends what putCSVField writes.
+func appendCSVField(b []byte, s string) []byte {
+	n := len(b)
+	b = slices.Grow(b, 2*len(s)+2)
+	return b[:putCSVField(b[n:cap(b)], 0, s)+n]
+}

@@ -88,6 +88,7 @@ func parseBan(s string) error {
 func (b *Backend) bind(id uuid.UUID, c *cached) *player {
 	k := b.parts[partitionOf(id)]
 	p := &player{id: id, idText: id.String(), keys: k, key: k.player(id), flipped: flippedID(id)}
+	p.clickKeys = []string{p.key, k.part, k.board, k.bans, k.suspects}
 	e := b.reg.lookup(id)
 	if e == nil {
 		e = &entry{}
@@ -233,7 +234,7 @@ func (b *Backend) Click(ctx context.Context, gp game.Player) (game.ClickResult, 
 	ctx, cancel := b.op(ctx)
 	defer cancel()
 	a := &b.arg
-	res := b.s.click.Exec(ctx, b.c, []string{p.key, p.keys.part, p.keys.board, p.keys.bans, p.keys.suspects},
+	res := b.s.click.Exec(ctx, b.c, p.clickKeys,
 		[]string{a.limit, a.window, a.penalty, a.idle, a.board, p.flipped, p.idText,
 			a.botLimit, a.botWindow, a.regularity, a.regularRate, a.action, b.nowArg()})
 	status, c, clock, err := decodeState(res)

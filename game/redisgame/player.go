@@ -20,7 +20,10 @@ type player struct {
 	keys    partKeys
 	key     string // the player's hash
 	flipped string // the id part of its board member
-	entry   atomic.Pointer[entry]
+	// clickKeys are the click script's keys, made once: rueidis copies them into each
+	// command, so every click of every tab can pass the same slice.
+	clickKeys []string
+	entry     atomic.Pointer[entry]
 }
 
 // entry is the shared copy of one player's stored fields on this node.

@@ -87,6 +87,8 @@ type Backend struct {
 	changedMu sync.Mutex
 	changed   map[uuid.UUID]struct{} // players with sockets elsewhere who changed here
 
+	shared sharedDeadline // op's deadline for calls that cannot be cancelled
+
 	refresh chan []uuid.UUID // players whose copy must be read again
 	stop    context.CancelFunc
 	done    sync.WaitGroup
@@ -236,9 +238,45 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// op bounds one call to Redis.
+// op bounds one call to Redis by OpTimeout. A caller that cannot cancel (a click
+// comes with context.Background) shares one deadline with the others instead of
+// paying for a timer of its own: see sharedDeadline.
 func (b *Backend) op(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, b.opts.OpTimeout)
+	if ctx.Done() != nil {
+		return context.WithTimeout(ctx, b.opts.OpTimeout)
+	}
+	return b.shared.get(time.Now(), b.opts.OpTimeout), noCancel
+}
+
+func noCancel() {}
+
+// sharedDeadline hands out one context with a deadline at least timeout away, made
+// anew each quarter of timeout: calls get between timeout and 1.25 timeout. A context
+// that expires cancels itself, so one replaced is never cancelled early, while calls
+// may still wait on it.
+type sharedDeadline struct {
+	cur atomic.Pointer[deadlineCtx]
+}
+
+type deadlineCtx struct {
+	ctx    context.Context
+	cancel context.CancelFunc // for vet's sake: the context's own timer ends it
+	renew  time.Time          // when the next call makes a new one
+}
+
+// get returns the context to use at now.
+func (s *sharedDeadline) get(now time.Time, timeout time.Duration) context.Context {
+	d := s.cur.Load()
+	if d != nil && now.Before(d.renew) {
+		return d.ctx
+	}
+	n := &deadlineCtx{renew: now.Add(timeout / 4)}
+	n.ctx, n.cancel = context.WithDeadline(context.Background(), now.Add(timeout+timeout/4))
+	if s.cur.CompareAndSwap(d, n) {
+		return n.ctx
+	}
+	n.cancel() // another call made one first: use it
+	return s.cur.Load().ctx
 }
 
 // unavailable wraps an error of a call to Redis: game.ErrUnavailable for everything

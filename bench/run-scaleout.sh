@@ -20,6 +20,7 @@
 # PARTS ("a b c d e p"), COUNT (3), WARMUP (3s), DURATION (10s), A_PLAYERS/A_RATE
 # (5000/5000), B_PLAYERS (2000), B_RATES ("10000 12500 15000 17500 20000 30000 40000
 # 50000 60000 80000"), B_MODES (the servers of part b, "redis memory"), B_FLAGS (node flags of part b, "--throttle-limit 100000"),
+# B_PROCS (load generator processes of parts b, d and p, 1),
 # C_PLAYERS (45000), C_RATE (3000), C_PROCS (6), D_RATES ("10000 20000"), D_CONC
 # ("16,64,256"), E_PLAYERS/E_RATE (2000/5000), P_RATE (10000), and the ports: GAME_ADDR
 # (memory-mode server), PPROF_ADDR (part p), NODE_PORTS (three
@@ -36,6 +37,11 @@ DURATION=${DURATION:-10s}
 A_PLAYERS=${A_PLAYERS:-5000} A_RATE=${A_RATE:-5000}
 B_MODES=${B_MODES:-redis memory}
 B_PLAYERS=${B_PLAYERS:-2000} B_RATES=${B_RATES:-10000 12500 15000 17500 20000 30000 40000 50000 60000 80000}
+# One load generator process for the B_PLAYERS parts (b, d, p): 2,000 sockets fit in
+# one, and a second Go runtime polling and scheduling beside it cost about 0.07 of the
+# two cores that the node and Redis share with it (0.64 against 0.55 cores at 15,000
+# clicks/s offered, 3 runs each in turn).
+B_PROCS=${B_PROCS:-1}
 # Part b lifts the bot throttle (as run-long.sh's naive grid does): at 30 clicks/s per
 # player a load generator catching up after a stall sends 50 in a second and its
 # players are throttled, which measures the throttle, not the node. The script's path
@@ -230,14 +236,14 @@ part_b() {
 				if [ "$mode" = memory ]; then
 					start_node "max-memory" "$GAME_ADDR" "${B_FLAGS[@]}"
 					load "max|memory|$B_PLAYERS|$rate|$rep" "http://$GAME_ADDR" "$NODE_PID" "" \
-						-clients "$B_PLAYERS" -rate "$rate" -procs 2 -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
+						-clients "$B_PLAYERS" -rate "$rate" -procs "$B_PROCS" -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
 				else
 					# The same redis-server throughout, so that the ceiling is that of the Redis
 					# the node used; emptied before each point.
 					redis-cli -p "$REDIS_PORT" flushall >/dev/null
 					start_node "max-redis" "$node_addr" --redis "$redis_url" "${B_FLAGS[@]}"
 					load "max|redis|$B_PLAYERS|$rate|$rep" "http://$node_addr" "$NODE_PID" "redis=$REDIS_PID" \
-						-clients "$B_PLAYERS" -rate "$rate" -procs 2 -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
+						-clients "$B_PLAYERS" -rate "$rate" -procs "$B_PROCS" -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
 				fi
 				stop_pid "$NODE_PID"
 				acc=$(accepted)
@@ -333,12 +339,12 @@ part_d() {
 					redis-cli -p "$REDIS_PORT" flushall >/dev/null
 					start_node "cl-single" "$node_addr" --redis "$redis_url" "${B_FLAGS[@]}"
 					load "cluster|redis-1|$B_PLAYERS|$rate|$rep" "http://$node_addr" "$NODE_PID" "redis=$REDIS_PID" \
-						-clients "$B_PLAYERS" -rate "$rate" -procs 2 -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
+						-clients "$B_PLAYERS" -rate "$rate" -procs "$B_PROCS" -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
 				else
 					for p in "${CLUSTER_PORTS[@]}"; do redis-cli -p "$p" flushall >/dev/null; done
 					start_node "cl-cluster" "$node_addr" --redis "$curl" "${B_FLAGS[@]}"
 					load "cluster|cluster-3|$B_PLAYERS|$rate|$rep" "http://$node_addr" "$NODE_PID" "$watch_cluster" \
-						-clients "$B_PLAYERS" -rate "$rate" -procs 2 -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
+						-clients "$B_PLAYERS" -rate "$rate" -procs "$B_PROCS" -warmup "$WARMUP" -duration "$DURATION" -connect-rate 3000 || true
 				fi
 				stop_pid "$NODE_PID"
 			done
@@ -389,7 +395,7 @@ part_p() {
 		local cp=$!
 		STARTED+=("$cp")
 		load "profile|$mode|$B_PLAYERS|$P_RATE|1" "http://$addr" "$NODE_PID" "$watch" \
-			-clients "$B_PLAYERS" -rate "$P_RATE" -procs 2 -warmup 3s -duration 15s -connect-rate 3000 || true
+			-clients "$B_PLAYERS" -rate "$P_RATE" -procs "$B_PROCS" -warmup 3s -duration 15s -connect-rate 3000 || true
 		wait "$cp" || true
 		{
 			go tool pprof -top -nodecount=40 "$BENCH_BIN/clickthebutton" "$OUT/profile-$mode.pb.gz"

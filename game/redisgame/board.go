@@ -85,8 +85,9 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 	}
 	b.counters.Store(&st)
 	b.publishChanged(ctx)
-	if now := time.Now().UnixNano(); now-b.lastSync.Load() >= int64(b.opts.RankSync) {
+	if now := time.Now().UnixNano(); syncDue(now, b.lastSync.Load(), b.opts.RankSync, b.rankedSync.Load()) {
 		b.lastSync.Store(now)
+		b.rankedSync.Store(false)
 		if err := b.flushRanks(ctx); err != nil {
 			return game.Update{}, false, b.unavailable("sync ranks", err)
 		}
@@ -181,4 +182,16 @@ func (b *Backend) Stats() game.Stats {
 	st.Online = b.onlineNow()
 	st.PeakOnline = max(b.online.peak.Load(), st.Online)
 	return st
+}
+
+// syncDue reports whether a Tick at now (Unix ns) syncs this node's changed players,
+// the last sync having been at last, by Ranks when ranked.
+func syncDue(now, last int64, every time.Duration, ranked bool) bool {
+	if every < 0 {
+		return true
+	}
+	if ranked {
+		every *= 2
+	}
+	return now-last >= int64(every)
 }

@@ -3,8 +3,10 @@ package redisgame
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/google/uuid"
@@ -295,6 +297,11 @@ func (b *Backend) writeEntries(ctx context.Context, entries []rankEntry) error {
 
 // Ranks implements game.Backend: every player asked about is synced first (which
 // repairs an entry another node left stale), then read, rankChunk players a script.
+//
+// The players whose entry changed on this node since the last sync are synced in the
+// same round, and that round counts as the Tick's sync: with the server asking about
+// its connected players every second, each of them is read from its partition once a
+// second, not once for the Tick and again for its rank.
 func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) error {
 	if len(out) != len(ps) {
 		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
@@ -308,6 +315,18 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 			ids = append(ids, p.ID())
 		}
 	}
+	asked := len(ids)
+	dirty := b.rankDirty.take()
+	for _, id := range dirty {
+		if _, ok := index[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	requeue := func() {
+		for _, id := range dirty {
+			b.rankDirty.add(id)
+		}
+	}
 	// Each round has the op timeout of its own: at 15k players a round is a large
 	// pipeline, and the three must not share one op's time.
 	var entries []rankEntry
@@ -317,10 +336,24 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 		return err
 	})
 	if err != nil {
+		requeue()
 		return b.unavailable("read rank entries", err)
 	}
 	if err := b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) }); err != nil {
+		requeue()
 		return b.unavailable("sync ranks", err)
+	}
+	if len(dirty) > 0 {
+		b.lastSync.Store(time.Now().UnixNano())
+		b.rankedSync.Store(true)
+	}
+	if len(ids) > asked {
+		// Only the players asked about are read back (readEntries grouped them by
+		// partition, so the order is theirs, not ps's).
+		entries = slices.DeleteFunc(entries, func(e rankEntry) bool {
+			_, ok := index[e.id]
+			return !ok
+		})
 	}
 	err = b.inOp(ctx, func(ctx context.Context) (err error) {
 		ranks, err = b.readRanks(ctx, entries)
@@ -330,7 +363,7 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 		return b.unavailable("read ranks", err)
 	}
 	for i, e := range entries {
-		index[e.id] = i // readEntries groups the players by partition
+		index[e.id] = i
 	}
 	for i, p := range ps {
 		out[i] = ranks[index[p.ID()]]

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/clickthebutton/clickthebutton/game"
 	"github.com/clickthebutton/clickthebutton/game/gametest"
@@ -180,4 +182,89 @@ func cutSpace(s string) (string, string, bool) {
 		}
 	}
 	return s, "", false
+}
+
+// TestRanksSyncsChanged: a refresh copies this node's changed players into the rank
+// set along with the players asked about, and takes the Tick's place: a player who
+// clicked but was not asked about is ranked at the new best after it, with no Tick.
+func TestRanksSyncsChanged(t *testing.T) {
+	r := testutil.StartRedis(t)
+	ctx := context.Background()
+	mustCommand(t, r, "FLUSHALL")
+	b, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.DiscardHandler), RankSync: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	ps := make([]game.Player, 6)
+	for i := range ps {
+		if ps[i], err = b.Join(ctx, fmt.Sprintf("p%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := b.Tick(ctx); err != nil { // the first Tick syncs: no sync before it
+		t.Fatal(err)
+	}
+	asked, clicked := ps[:2], ps[2:]
+	for i, p := range clicked {
+		for range i + 1 {
+			if _, err := b.Click(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, _, err := b.Tick(ctx); err != nil { // RankSync is an hour: no sync here
+		t.Fatal(err)
+	}
+	if got, want := unsyncedRanks(t, b, clicked), truth(t, b, clicked); equalRanks(got, want) {
+		t.Fatal("the clicks were synced before Ranks: the test tests nothing")
+	}
+	if b.rankedSync.Load() {
+		t.Fatal("rankedSync set before any Ranks")
+	}
+	if err := b.Ranks(ctx, asked, make([]game.Rank, len(asked))); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := unsyncedRanks(t, b, clicked), truth(t, b, clicked); !equalRanks(got, want) {
+		t.Fatalf("after Ranks of other players:\n got %+v\nwant %+v", got, want)
+	}
+	if !b.rankedSync.Load() {
+		t.Fatal("Ranks synced changed players but the Tick was not told")
+	}
+	// The players asked about still get their own ranks, in their order.
+	out := make([]game.Rank, len(ps))
+	if _, err := b.Click(ctx, ps[0]); err != nil {
+		t.Fatal(err)
+	}
+	rev := slices.Clone(ps)
+	slices.Reverse(rev)
+	if err := b.Ranks(ctx, rev, out); err != nil {
+		t.Fatal(err)
+	}
+	if want := truth(t, b, rev); !equalRanks(out, want) {
+		t.Fatalf("Ranks:\n got %+v\nwant %+v", out, want)
+	}
+}
+
+func TestSyncDue(t *testing.T) {
+	const s = int64(time.Second)
+	for _, tc := range []struct {
+		name      string
+		now, last int64
+		every     time.Duration
+		ranked    bool
+		want      bool
+	}{
+		{"every tick", 0, 0, -1, false, true},
+		{"every tick, ranked", 0, 0, -1, true, true},
+		{"before the interval", 9 * s / 10, 0, time.Second, false, false},
+		{"at the interval", s, 0, time.Second, false, true},
+		{"Ranks synced: the interval is not enough", 3 * s / 2, 0, time.Second, true, false},
+		{"Ranks stopped: twice the interval", 2 * s, 0, time.Second, true, true},
+		{"never synced", 5 * s, 0, time.Second, false, true},
+	} {
+		if got := syncDue(tc.now, tc.last, tc.every, tc.ranked); got != tc.want {
+			t.Errorf("%s: syncDue(%d, %d, %v, %v) = %v, want %v", tc.name, tc.now, tc.last, tc.every, tc.ranked, got, tc.want)
+		}
+	}
 }

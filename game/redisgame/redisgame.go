@@ -36,7 +36,9 @@ type Options struct {
 	OpTimeout time.Duration
 	// RankSync is how often a Tick copies the players whose best changed on this node
 	// into the game-wide rank set: a player clicking ten times a second costs one copy
-	// a second, not ten. 0 means DefaultRankSync; negative, at every Tick (tests).
+	// a second, not ten. While Ranks is called (it copies them too), a Tick copies only
+	// when Ranks has not for twice as long. 0 means DefaultRankSync; negative, at every
+	// Tick (tests).
 	RankSync time.Duration
 	// Heartbeat is how often the node reports its online count. A node that misses
 	// three leaves the game's online count. 0 means DefaultHeartbeat.
@@ -74,7 +76,11 @@ type Backend struct {
 	watch atomic.Pointer[func(game.Event)]
 
 	rankDirty rankDirty    // rank.go
-	lastSync  atomic.Int64 // when a Tick last synced ranks, Unix ns
+	lastSync  atomic.Int64 // when this node's changed players were last synced, Unix ns
+	// rankedSync is set when Ranks did that sync: the Tick then leaves the syncs to
+	// the refreshes, which read those players anyway, and takes over only when they
+	// stop (no socket on this node asks for its rank).
+	rankedSync atomic.Bool
 
 	tickMu sync.Mutex // one Tick at a time; guards pub and tops
 	pub    game.Publisher

@@ -38,9 +38,8 @@ A_PLAYERS=${A_PLAYERS:-5000} A_RATE=${A_RATE:-5000}
 B_MODES=${B_MODES:-redis memory}
 B_PLAYERS=${B_PLAYERS:-2000} B_RATES=${B_RATES:-10000 12500 15000 17500 20000 30000 40000 50000 60000 80000}
 # One load generator process for the B_PLAYERS parts (b, d, p): 2,000 sockets fit in
-# one, and a second Go runtime polling and scheduling beside it cost about 0.07 of the
-# two cores that the node and Redis share with it (0.64 against 0.55 cores at 15,000
-# clicks/s offered, 3 runs each in turn).
+# one. (One took 0.55 cores against 0.64 for two at 15,000 clicks/s offered in a short
+# rig, 3 runs each in turn; at part b's most both took 0.65-0.70.)
 B_PROCS=${B_PROCS:-1}
 # Part b lifts the bot throttle (as run-long.sh's naive grid does): at 30 clicks/s per
 # player a load generator catching up after a stall sends 50 in a second and its

@@ -171,6 +171,18 @@ func (d *rankDirty) add(id uuid.UUID) {
 	d.mu.Unlock()
 }
 
+// requeue puts back ids taken for a sync that failed.
+func (d *rankDirty) requeue(ids []uuid.UUID) {
+	d.mu.Lock()
+	if d.ids == nil {
+		d.ids = make(map[uuid.UUID]struct{}, len(ids))
+	}
+	for _, id := range ids {
+		d.ids[id] = struct{}{}
+	}
+	d.mu.Unlock()
+}
+
 func (d *rankDirty) take() []uuid.UUID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -190,9 +202,7 @@ func (b *Backend) flushRanks(ctx context.Context) error {
 		return nil
 	}
 	if err := b.syncRanks(ctx, ids); err != nil {
-		for _, id := range ids {
-			b.rankDirty.add(id)
-		}
+		b.rankDirty.requeue(ids)
 		return err
 	}
 	return nil
@@ -322,11 +332,6 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 			ids = append(ids, id)
 		}
 	}
-	requeue := func() {
-		for _, id := range dirty {
-			b.rankDirty.add(id)
-		}
-	}
 	// Each round has the op timeout of its own: at 15k players a round is a large
 	// pipeline, and the three must not share one op's time.
 	var entries []rankEntry
@@ -336,11 +341,11 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 		return err
 	})
 	if err != nil {
-		requeue()
+		b.rankDirty.requeue(dirty)
 		return b.unavailable("read rank entries", err)
 	}
 	if err := b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) }); err != nil {
-		requeue()
+		b.rankDirty.requeue(dirty)
 		return b.unavailable("sync ranks", err)
 	}
 	if len(dirty) > 0 {

@@ -21,7 +21,8 @@
 # (5000/5000), B_PLAYERS (2000), B_RATES ("10000 12500 15000 17500 20000 30000 40000
 # 50000 60000 80000"), B_MODES (the servers of part b, "redis memory"), B_FLAGS (node flags of part b, "--throttle-limit 100000"),
 # B_PROCS (load generator processes of parts b, d and p, 1),
-# C_PLAYERS (45000), C_RATE (3000), C_PROCS (6), D_RATES ("10000 20000"), D_CONC
+# C_PLAYERS (45000), C_RATE (3000), C_PROCS (6), C_NICES (redis-server's nice values in
+# part c, "-10 0"), D_RATES ("10000 20000"), D_CONC
 # ("16,64,256"), E_PLAYERS/E_RATE (2000/5000), P_RATE (10000), and the ports: GAME_ADDR
 # (memory-mode server), PPROF_ADDR (part p), NODE_PORTS (three
 # Redis-mode nodes), REDIS_PORT, CLUSTER_PORTS (three primaries; their bus ports, +10000,
@@ -50,6 +51,8 @@ D_RATES=${D_RATES:-10000 20000}
 P_RATE=${P_RATE:-10000}
 PPROF_ADDR=${PPROF_ADDR:-127.0.0.1:27386}
 C_PLAYERS=${C_PLAYERS:-45000} C_RATE=${C_RATE:-3000} C_PROCS=${C_PROCS:-6}
+# Part c runs once per nice value of redis-server in each repetition (see part_c).
+C_NICES=${C_NICES:--10 0}
 E_PLAYERS=${E_PLAYERS:-2000} E_RATE=${E_RATE:-5000}
 read -r -a NODE_PORTS <<<"${NODE_PORTS:-27381 27382 27383}"
 read -r -a CLUSTER_PORTS <<<"${CLUSTER_PORTS:-27391 27392 27393}"
@@ -262,21 +265,32 @@ part_b() {
 
 part_c() {
 	loadavg "c: three nodes, $C_PLAYERS players"
+	local nices
+	read -r -a nices <<<"$C_NICES"
 	for rep in $(seq 1 "$COUNT"); do
-		start_redis three
-		local urls=() pids=() p
-		for p in "${NODE_PORTS[@]}"; do
-			start_node "three-$p" "127.0.0.1:$p" --redis "$redis_url"
-			urls+=("http://127.0.0.1:$p")
-			pids+=("$NODE_PID")
+		local order=("${nices[@]}")
+		if ((rep % 2 == 0)); then order=($(printf '%s\n' "${nices[@]}" | tac)); fi
+		for nice in "${order[@]}"; do
+			start_redis three
+			# Everything here shares two cores: six load generator processes and three
+			# nodes keep a dozen threads runnable, and the fair scheduler gives the one
+			# Redis thread a twelfth of the box. Reniced, it runs when it has work, as
+			# on a core of its own (docs/scale-out.md); 0 shows the starved case.
+			if [[ $nice != 0 ]]; then renice -n "$nice" -p "$REDIS_PID" >/dev/null; fi
+			local urls=() pids=() p
+			for p in "${NODE_PORTS[@]}"; do
+				start_node "three-$p" "127.0.0.1:$p" --redis "$redis_url"
+				urls+=("http://127.0.0.1:$p")
+				pids+=("$NODE_PID")
+			done
+			# Each loadgen process holds C_PLAYERS/C_PROCS sockets, well under its own
+			# 20,000 open files; its clients cycle through the three nodes.
+			load "three-nodes|redis-3-nice$nice|$C_PLAYERS|$C_RATE|$rep" "$(IFS=,; echo "${urls[*]}")" "$(IFS=,; echo "${pids[*]}")" "redis=$REDIS_PID" \
+				-clients "$C_PLAYERS" -rate "$C_RATE" -procs "$C_PROCS" -warmup 5s -duration "${C_DURATION:-15s}" -drain 5s -connect-rate 1000 -timeout 10m || true
+			for p in "${NODE_PORTS[@]}"; do curl -fsS "http://127.0.0.1:$p/api/stats" >>"$OUT/three-nodes.stats.txt" 2>/dev/null && echo >>"$OUT/three-nodes.stats.txt"; done
+			stop_pid "${pids[@]}"
+			stop_pid "$REDIS_PID"
 		done
-		# Each loadgen process holds C_PLAYERS/C_PROCS sockets, well under its own
-		# 20,000 open files; its clients cycle through the three nodes.
-		load "three-nodes|redis-3|$C_PLAYERS|$C_RATE|$rep" "$(IFS=,; echo "${urls[*]}")" "$(IFS=,; echo "${pids[*]}")" "redis=$REDIS_PID" \
-			-clients "$C_PLAYERS" -rate "$C_RATE" -procs "$C_PROCS" -warmup 5s -duration "${C_DURATION:-15s}" -drain 5s -connect-rate 1000 -timeout 10m || true
-		for p in "${NODE_PORTS[@]}"; do curl -fsS "http://127.0.0.1:$p/api/stats" >>"$OUT/three-nodes.stats.txt" 2>/dev/null && echo >>"$OUT/three-nodes.stats.txt"; done
-		stop_pid "${pids[@]}"
-		stop_pid "$REDIS_PID"
 	done
 }
 

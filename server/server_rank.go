@@ -39,9 +39,10 @@ func (h *hub) runRanks(ctx context.Context) {
 
 // rankBudgeter is a backend whose ranks cost enough per player that one refresh asks
 // for at most RankBudget players (the Redis backend's cost is Redis CPU, which the
-// clicks of every node share). The others keep their last frame and are asked in the
-// next refreshes, those asked longest ago first, new sockets before all: with n
-// players on a node, each is refreshed every n/RankBudget seconds.
+// clicks of every node share; its budget is the node's share of one for the game). The
+// others keep their last frame and are asked in the next refreshes, those asked
+// longest ago first, new sockets before all: with n players on a node, each is
+// refreshed every n/RankBudget seconds.
 type rankBudgeter interface{ RankBudget() int }
 
 // ranker holds what one refresh needs, reused by the next.

@@ -93,6 +93,12 @@ func flippedID(id uuid.UUID) string {
 	return hex.EncodeToString(f[:])
 }
 
+// boardMember is the member the scripts write for a player who reached its best at
+// bestAt (Unix µs); parseMember reads it back.
+func boardMember(bestAt int64, flipped, handle string) string {
+	return fmt.Sprintf("%016x", maxMicros-bestAt) + flipped + handle
+}
+
 // parseMember reads a board member back into a row; best is the member's score.
 func parseMember(m string, best int64) (game.Row, error) {
 	if len(m) < memberHead {

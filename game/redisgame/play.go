@@ -66,14 +66,18 @@ func decodeState(res rueidis.RedisResult) (status int64, c *cached, clock int64,
 	return status, c, n[9], nil
 }
 
-// hidBy reports whether a click's reply says the attempt hid the player.
-func hidBy(res rueidis.RedisResult) bool {
+// boardChange reads what a click did to the player's board entry (boardKept,
+// boardHid or boardMoved) from its reply.
+func boardChange(res rueidis.RedisResult) int64 {
 	msg, err := res.ToArray()
 	if err != nil || len(msg) != 15 {
-		return false
+		return boardKept
 	}
 	n, err := msg[14].AsInt64()
-	return err == nil && n == 1
+	if err != nil {
+		return boardKept
+	}
+	return n
 }
 
 // parseBan reads a ban as the bans hash keeps it: "at reason".
@@ -251,10 +255,14 @@ func (b *Backend) Click(ctx context.Context, gp game.Player) (game.ClickResult, 
 	b.observeClock(clock)
 	e = p.entry.Load()
 	e.update(c)
-	// A new best (score == best also when the player only equalled it: a harmless
-	// extra sync) or a hide changes the player's entry in the game-wide ranks.
-	if (status == statusOK && c.view.Score == c.view.Best) || hidBy(res) {
-		b.rankDirty.add(p.id)
+	// A new best or a hide changes the player's entry in the game-wide ranks. The
+	// reply says which and holds all the entry is made of, so the sync needs no read.
+	switch boardChange(res) {
+	case boardMoved:
+		b.rankDirty.add(rankEntry{id: p.id, q: c.q, best: strconv.FormatInt(c.view.Best, 10),
+			member: boardMember(c.bestAt/1000, p.flipped, c.view.Handle), click: true})
+	case boardHid:
+		b.rankDirty.add(rankEntry{id: p.id, q: c.q, best: "0", click: true})
 	}
 	if c.nodes > 1 {
 		b.noteChanged(p.id) // its sockets on other nodes should see this

@@ -31,6 +31,9 @@ type entry struct {
 	cached  atomic.Pointer[cached]
 	removed atomic.Bool
 	conns   int // sockets on this node; guarded by registry.mu
+	// repaired is when Ranks last read the player's rank entry from its partition
+	// (Unix ns; 0: not yet on this node).
+	repaired atomic.Int64
 }
 
 // cached is one reading of a player's fields, taken from a script's reply.
@@ -48,6 +51,16 @@ func (p *player) Handle() string { return p.entry.Load().cached.Load().view.Hand
 func (p *player) Removed() bool { return p.entry.Load().removed.Load() }
 
 func (p *player) view() cached { return *p.entry.Load().cached.Load() }
+
+// expectedMember is the board member of the player as this node's copy has it, empty
+// when the copy has no best (not ranked, as far as the node knows).
+func (p *player) expectedMember() string {
+	c := p.entry.Load().cached.Load()
+	if c == nil || c.view.Best <= 0 {
+		return ""
+	}
+	return boardMember(c.bestAt/1000, p.flipped, c.view.Handle)
+}
 
 // update keeps c if it is a later reading than the one held. Replies to one player's
 // scripts can come back out of order over several connections; the change counter

@@ -20,20 +20,24 @@ import (
 // when the entry was written). Both are in the slot of {g}, so every script on them
 // runs on one shard of a cluster.
 //
-// The partition scripts cannot write them (another slot), so a node copies what Redis
-// holds in the partitions (sync): one read-only script per partition reads each
-// player's member, best and change counter, then one script on {g} writes the entries
-// whose counter is newer than the stored one (an older reading, sent late by another
-// node, loses), and removes the players who are gone. A node syncs:
-//   - at each Tick, the players whose best or board membership changed on it (clicks);
-//   - right after a moderation call it served, or an import, the players it touched;
-//   - in Ranks, every player it is asked about, so a connected player's entry is
-//     repaired every second even if the node that changed it died before its sync.
+// The partition scripts cannot write them (another slot), so a node copies the
+// entries into them (sync): one script on {g} writes the entries whose counter is
+// newer than the stored one (an older reading, sent late by another node, loses) and
+// removes the players who are gone. What it writes comes from:
+//   - a click's reply, for a click that moved or hid the player: it holds the new
+//     best, best time, handle and counter, so the node builds the entry itself;
+//   - a read of the partition (one read-only script per partition gives each player's
+//     member, best and counter) after a moderation call the node served or an import,
+//     and, in Ranks, for each connected player once a RankRepair: that repairs an
+//     entry another node left stale when it died between a click and its sync.
+//
+// A node syncs its clicks' entries in Ranks, once a second while the server
+// refreshes ranks, and otherwise at a Tick once a RankSync.
 //
 // A rank is then 1 + ZCOUNT above the player's best, Of is ZCARD and the neighbours
 // are ZRANGE around ZREVRANK: a few O(log n) calls per player, whatever the number of
 // partitions. A click on one node shows in the other nodes' answers after that node's
-// next Tick.
+// next sync.
 
 const (
 	keyRanks    = "ctb:{g}:ranks"
@@ -73,11 +77,15 @@ for i = 2, #KEYS do
 end
 return out
 `
-	// rankSyncSrc: KEYS: ranks, rank ids. ARGV: quads of id, change counter (-1: gone),
-	// best, member ('' when unranked). Returns how many entries it changed.
+	// rankSyncSrc: KEYS: ranks, rank ids. ARGV: fives of id, change counter (-1:
+	// gone), best, member ('' when unranked) and 'r' for an entry read from the
+	// partition or 'c' for one built from a click's reply. Returns the ids of the
+	// click entries it left out: those of players the set does not hold. Their entry is
+	// created from a read of the partition instead, which finds a player removed since
+	// the click gone; the click's entry would leave a removed player's handle ranked.
 	rankSyncSrc = `
-local n = 0
-for i = 1, #ARGV, 4 do
+local skipped = {}
+for i = 1, #ARGV, 5 do
   local id, q, sc, m = ARGV[i], tonumber(ARGV[i+1]), ARGV[i+2], ARGV[i+3]
   local cur = redis.call('HGET', KEYS[2], id)
   local cq, cm = -1, ''
@@ -89,120 +97,144 @@ for i = 1, #ARGV, 4 do
     if cur then
       if cm ~= '' then redis.call('ZREM', KEYS[1], cm) end
       redis.call('HDEL', KEYS[2], id)
-      n = n + 1
     end
+  elseif not cur and m ~= '' and ARGV[i+4] == 'c' then
+    skipped[#skipped+1] = id
   elseif (not cur and m ~= '') or (cur and q > cq) then
-    if cm ~= m then
-      if cm ~= '' then redis.call('ZREM', KEYS[1], cm) end
-      if m ~= '' then redis.call('ZADD', KEYS[1], sc, m) end
-      n = n + 1
-    end
+    -- the member holds the best's time, not the best: bests reached in one
+    -- microsecond (a test's clock) share it, so the score is written anyway
+    if cm ~= m and cm ~= '' then redis.call('ZREM', KEYS[1], cm) end
+    if m ~= '' then redis.call('ZADD', KEYS[1], sc, m) end
     redis.call('HSET', KEYS[2], id, ARGV[i+1] .. ' ' .. m)
   end
 end
-return n
+return skipped
 `
 	// rankGetSrc: KEYS: ranks, rank ids. ARGV: the number of neighbours on each side,
-	// then triples of id, member and best as the partition held them just before
-	// ('' when unranked). The set is read by the member; only when it is not there
-	// (another node synced a later change meanwhile) is the id looked up. Returns
-	// ZCARD, then per player its rank (0: unranked) and, when ranked, its best, the
-	// count of neighbours above and those (member, best, rank) farthest first, the
-	// count below and those nearest first.
+	// then pairs of player id and the member the node expects it to have ('' when it
+	// does not know). Returns ZCARD, then per player its rank (0: unranked) and, when
+	// ranked, its best, the count of neighbours above and those (member, best, rank)
+	// farthest first, the count below and those nearest first.
+	//
+	// The expected member saves a lookup of the id: it is the player's entry if the set
+	// holds it, since a member holds the player's id and the set one member a player.
+	//
+	// A rank is 1 + the count of bests above. Along the window that ZRANGE returns,
+	// a row whose best differs from the row before it has exactly from + its place
+	// rows above it, so only the window's first best is counted (ZCOUNT), once per
+	// distinct best in a script.
 	rankGetSrc = `
 local z = KEYS[1]
 local nb = tonumber(ARGV[1])
 local out = {redis.call('ZCARD', z)}
-local ranks = {}
+local counted = {}
 local function rankAt(sc)
-  local r = ranks[sc]
+  local r = counted[sc]
   if not r then
     r = redis.call('ZCOUNT', z, '(' .. sc, '+inf') + 1
-    ranks[sc] = r
+    counted[sc] = r
   end
   return r
 end
-local function emit(rows, first, last)
-  out[#out+1] = (last - first + 1) / 2
-  for j = first, last, 2 do
-    out[#out+1] = rows[j]
-    out[#out+1] = rows[j+1]
-    out[#out+1] = rankAt(rows[j+1])
+local function emit(rows, rk, first, last)
+  out[#out+1] = last - first + 1
+  for j = first, last do
+    out[#out+1] = rows[2*j-1]
+    out[#out+1] = rows[2*j]
+    out[#out+1] = rk[j]
   end
 end
-for i = 2, #ARGV, 3 do
-  local m, sc = ARGV[i+1], ARGV[i+2]
+for i = 2, #ARGV, 2 do
+  local m = ARGV[i+1]
   local idx = m ~= '' and redis.call('ZREVRANK', z, m)
   if not idx then
     local cur = redis.call('HGET', KEYS[2], ARGV[i])
     m = cur and string.sub(cur, string.find(cur, ' ', 1, true) + 1)
     idx = m and m ~= '' and redis.call('ZREVRANK', z, m)
-    sc = idx and redis.call('ZSCORE', z, m)
   end
   if not idx then
     out[#out+1] = 0
   else
-    out[#out+1] = rankAt(sc)
-    out[#out+1] = sc
     local from = math.max(idx - nb, 0)
     local rows = redis.call('ZRANGE', z, from, idx + nb, 'REV', 'WITHSCORES')
-    local above = idx - from
-    emit(rows, 1, 2 * above)
-    emit(rows, 2 * above + 3, #rows)
+    local n = #rows / 2
+    local rk = {from == 0 and 1 or rankAt(rows[2])}
+    for j = 2, n do
+      if rows[2*j] == rows[2*j-2] then rk[j] = rk[j-1] else rk[j] = from + j end
+    end
+    local me = idx - from + 1
+    out[#out+1] = rk[me]
+    out[#out+1] = rows[2*me]
+    emit(rows, rk, 1, me - 1)
+    emit(rows, rk, me + 1, n)
   end
 end
 return out
 `
 )
 
-// rankDirty holds the players whose board entry changed on this node since the last
-// sync (Tick).
+// rankDirty holds what changed on this node since the last sync: the entries its
+// clicks wrote (a click's reply holds the whole entry), and the players whose entry
+// must be read from their partition first (a sync after a moderation call that
+// failed).
 type rankDirty struct {
-	mu  sync.Mutex
-	ids map[uuid.UUID]struct{}
+	mu     sync.Mutex
+	known  map[uuid.UUID]rankEntry
+	unread map[uuid.UUID]struct{}
 }
 
-func (d *rankDirty) add(id uuid.UUID) {
+// add keeps e unless a later reading of the player is held.
+func (d *rankDirty) add(e rankEntry) {
 	d.mu.Lock()
-	if d.ids == nil {
-		d.ids = make(map[uuid.UUID]struct{})
+	if d.known == nil {
+		d.known = make(map[uuid.UUID]rankEntry)
 	}
-	d.ids[id] = struct{}{}
+	if old, ok := d.known[e.id]; !ok || old.q < e.q {
+		d.known[e.id] = e
+	}
 	d.mu.Unlock()
 }
 
-// requeue puts back ids taken for a sync that failed.
-func (d *rankDirty) requeue(ids []uuid.UUID) {
+// addUnread queues ids to be read from their partitions at the next sync.
+func (d *rankDirty) addUnread(ids ...uuid.UUID) {
 	d.mu.Lock()
-	if d.ids == nil {
-		d.ids = make(map[uuid.UUID]struct{}, len(ids))
+	if d.unread == nil {
+		d.unread = make(map[uuid.UUID]struct{})
 	}
 	for _, id := range ids {
-		d.ids[id] = struct{}{}
+		d.unread[id] = struct{}{}
 	}
 	d.mu.Unlock()
 }
 
-func (d *rankDirty) take() []uuid.UUID {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]uuid.UUID, 0, len(d.ids))
-	for id := range d.ids {
-		out = append(out, id)
+// requeue puts back what take returned, for a sync that failed.
+func (d *rankDirty) requeue(known []rankEntry, unread []uuid.UUID) {
+	for _, e := range known {
+		d.add(e)
 	}
-	clear(d.ids)
-	return out
+	d.addUnread(unread...)
 }
 
-// flushRanks syncs the players that changed on this node; on failure they stay
-// queued for the next Tick.
-func (b *Backend) flushRanks(ctx context.Context) error {
-	ids := b.rankDirty.take()
-	if len(ids) == 0 {
-		return nil
+func (d *rankDirty) take() (known []rankEntry, unread []uuid.UUID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, e := range d.known {
+		known = append(known, e)
 	}
-	if err := b.syncRanks(ctx, ids); err != nil {
-		b.rankDirty.requeue(ids)
+	for id := range d.unread {
+		unread = append(unread, id)
+	}
+	clear(d.known)
+	clear(d.unread)
+	return known, unread
+}
+
+// flushRanks syncs what changed on this node; on failure it stays queued for the
+// next Tick.
+func (b *Backend) flushRanks(ctx context.Context) error {
+	known, unread := b.rankDirty.take()
+	if err := b.syncEntries(ctx, known, unread); err != nil {
+		b.rankDirty.requeue(known, unread)
 		return err
 	}
 	return nil
@@ -213,7 +245,7 @@ func (b *Backend) flushRanks(ctx context.Context) error {
 // returned: the call itself succeeded.
 func (b *Backend) syncRank(ctx context.Context, id uuid.UUID) {
 	if err := b.syncRanks(ctx, []uuid.UUID{id}); err != nil {
-		b.rankDirty.add(id)
+		b.rankDirty.addUnread(id)
 		b.log.Warn("redis: rank entry not updated; retried at the next tick", "player", id, "err", err)
 	}
 }
@@ -221,22 +253,48 @@ func (b *Backend) syncRank(ctx context.Context, id uuid.UUID) {
 // rankEntry is one player's board entry as its partition holds it.
 type rankEntry struct {
 	id     uuid.UUID
-	q      string // change counter, "-1" when the player is gone
+	q      int64 // change counter, -1 when the player is gone
 	best   string
-	member string
+	member string // '' when not on the board
+	// click is set for an entry built from a click's reply rather than read from
+	// the partition.
+	click bool
 }
 
 // syncRanks copies the partition state of ids into the game-wide set.
 func (b *Backend) syncRanks(ctx context.Context, ids []uuid.UUID) error {
-	var entries []rankEntry
+	return b.syncEntries(ctx, nil, ids)
+}
+
+// syncEntries writes known and the partition state of the players of unread into
+// the game-wide set, each round under an op's timeout of its own (at 15k players a
+// round is a large pipeline).
+func (b *Backend) syncEntries(ctx context.Context, known []rankEntry, unread []uuid.UUID) error {
+	entries := known
+	if len(unread) > 0 {
+		var read []rankEntry
+		err := b.inOp(ctx, func(ctx context.Context) (err error) {
+			read, err = b.readEntries(ctx, unread)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("read rank entries: %w", err)
+		}
+		entries = append(slices.Clip(entries), read...)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	var skipped []uuid.UUID
 	err := b.inOp(ctx, func(ctx context.Context) (err error) {
-		entries, err = b.readEntries(ctx, ids)
+		skipped, err = b.writeEntries(ctx, entries)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("read rank entries: %w", err)
+	if err != nil || len(skipped) == 0 {
+		return err
 	}
-	return b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) })
+	// Players new to the set: their entries come from their partitions.
+	return b.syncEntries(ctx, nil, skipped)
 }
 
 // inOp runs fn under one op's timeout.
@@ -265,7 +323,7 @@ func (b *Backend) readEntries(ctx context.Context, ids []uuid.UUID) ([]rankEntry
 		execs = append(execs, rueidis.LuaExec{Keys: keys})
 	}
 	out := make([]rankEntry, 0, len(ids))
-	for j, res := range b.s.rankRead.ExecMulti(ctx, b.c, execs...) {
+	for j, res := range b.s.rankRead.ExecMulti(ctx, b.bulk, execs...) {
 		vals, err := res.ToArray()
 		if err != nil {
 			return nil, err
@@ -276,7 +334,7 @@ func (b *Backend) readEntries(ctx context.Context, ids []uuid.UUID) ([]rankEntry
 		}
 		r := reader{vals: vals}
 		for _, id := range pids {
-			e := rankEntry{id: id, q: strconv.FormatInt(r.int(), 10), member: r.str(), best: r.str()}
+			e := rankEntry{id: id, q: r.int(), member: r.str(), best: r.str()}
 			out = append(out, e)
 		}
 		if r.err != nil {
@@ -286,89 +344,98 @@ func (b *Backend) readEntries(ctx context.Context, ids []uuid.UUID) ([]rankEntry
 	return out, nil
 }
 
-// writeEntries applies entries to the game-wide set, rankChunk a script.
-func (b *Backend) writeEntries(ctx context.Context, entries []rankEntry) error {
+// writeEntries applies entries to the game-wide set, rankChunk a script, and returns
+// the players of click entries it left out (rankSyncSrc).
+func (b *Backend) writeEntries(ctx context.Context, entries []rankEntry) ([]uuid.UUID, error) {
 	var execs []rueidis.LuaExec
 	for from := 0; from < len(entries); from += rankChunk {
 		chunk := entries[from:min(from+rankChunk, len(entries))]
-		args := make([]string, 0, 4*len(chunk))
+		args := make([]string, 0, 5*len(chunk))
 		for _, e := range chunk {
-			args = append(args, e.id.String(), e.q, e.best, e.member)
+			src := "r"
+			if e.click {
+				src = "c"
+			}
+			args = append(args, e.id.String(), strconv.FormatInt(e.q, 10), e.best, e.member, src)
 		}
 		execs = append(execs, rueidis.LuaExec{Keys: []string{keyRanks, keyRankIDs}, Args: args})
 	}
-	for _, res := range b.s.rankSync.ExecMulti(ctx, b.c, execs...) {
-		if err := res.Error(); err != nil {
-			return fmt.Errorf("write rank entries: %w", err)
+	var skipped []uuid.UUID
+	for _, res := range b.s.rankSync.ExecMulti(ctx, b.bulk, execs...) {
+		ids, err := res.AsStrSlice()
+		if err != nil {
+			return nil, fmt.Errorf("write rank entries: %w", err)
+		}
+		for _, s := range ids {
+			id, err := uuid.Parse(s)
+			if err != nil {
+				return nil, fmt.Errorf("write rank entries: %w", err)
+			}
+			skipped = append(skipped, id)
 		}
 	}
-	return nil
+	return skipped, nil
 }
 
-// Ranks implements game.Backend: every player asked about is synced first (which
-// repairs an entry another node left stale), then read, rankChunk players a script.
-//
-// The players whose entry changed on this node since the last sync are synced in the
-// same round, and that round counts as the Tick's sync: with the server asking about
-// its connected players every second, each of them is read from its partition once a
-// second, not once for the Tick and again for its rank.
+// Ranks implements game.Backend in two pipelined rounds. The first writes what
+// changed on this node since the last sync, which makes it the Tick's sync while the
+// server refreshes every second, and repairs the entries of the asked players due for
+// it (repairDue): it reads them from their partitions, which fixes an entry another
+// node left stale (it died between a click and its sync). The second reads the ranks,
+// rankChunk players a script.
 func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) error {
 	if len(out) != len(ps) {
 		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
 	}
+	now := time.Now().UnixNano()
+	known, unread := b.rankDirty.take()
+	queued := make(map[uuid.UUID]struct{}, len(unread))
+	for _, id := range unread {
+		queued[id] = struct{}{}
+	}
 	// Distinct ids: a player's sockets on this node are one player.
 	index := make(map[uuid.UUID]int, len(ps))
-	var ids []uuid.UUID
-	for _, p := range ps {
-		if _, ok := index[p.ID()]; !ok {
-			index[p.ID()] = len(ids)
-			ids = append(ids, p.ID())
+	ids := make([]uuid.UUID, 0, len(ps))
+	read := unread
+	var repaired []*entry
+	for _, gp := range ps {
+		id := gp.ID()
+		if _, ok := index[id]; ok {
+			continue
+		}
+		index[id] = len(ids)
+		ids = append(ids, id)
+		if e := redisPlayer(gp).entry.Load(); b.repairDue(e, now) {
+			repaired = append(repaired, e)
+			if _, ok := queued[id]; !ok {
+				read = append(read, id)
+			}
 		}
 	}
-	asked := len(ids)
-	dirty := b.rankDirty.take()
-	for _, id := range dirty {
-		if _, ok := index[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	// Each round has the op timeout of its own: at 15k players a round is a large
-	// pipeline, and the three must not share one op's time.
-	var entries []rankEntry
-	var ranks []game.Rank
-	err := b.inOp(ctx, func(ctx context.Context) (err error) {
-		entries, err = b.readEntries(ctx, ids)
-		return err
-	})
-	if err != nil {
-		b.rankDirty.requeue(dirty)
-		return b.unavailable("read rank entries", err)
-	}
-	if err := b.inOp(ctx, func(ctx context.Context) error { return b.writeEntries(ctx, entries) }); err != nil {
-		b.rankDirty.requeue(dirty)
+	if err := b.syncEntries(ctx, known, read); err != nil {
+		b.rankDirty.requeue(known, unread)
 		return b.unavailable("sync ranks", err)
 	}
-	if len(dirty) > 0 {
-		b.lastSync.Store(time.Now().UnixNano())
+	for _, e := range repaired {
+		e.repaired.Store(now)
+	}
+	if len(known) > 0 || len(unread) > 0 {
+		b.lastSync.Store(now)
 		b.rankedSync.Store(true)
 	}
-	if len(ids) > asked {
-		// Only the players asked about are read back (readEntries grouped them by
-		// partition, so the order is theirs, not ps's).
-		entries = slices.DeleteFunc(entries, func(e rankEntry) bool {
-			_, ok := index[e.id]
-			return !ok
-		})
+	asks := make([]rankAsk, len(ids))
+	for _, gp := range ps {
+		if i := index[gp.ID()]; asks[i].id == uuid.Nil {
+			asks[i] = rankAsk{id: gp.ID(), member: redisPlayer(gp).expectedMember()}
+		}
 	}
-	err = b.inOp(ctx, func(ctx context.Context) (err error) {
-		ranks, err = b.readRanks(ctx, entries)
+	var ranks []game.Rank
+	err := b.inOp(ctx, func(ctx context.Context) (err error) {
+		ranks, err = b.readRanks(ctx, asks)
 		return err
 	})
 	if err != nil {
 		return b.unavailable("read ranks", err)
-	}
-	for i, e := range entries {
-		index[e.id] = i
 	}
 	for i, p := range ps {
 		out[i] = ranks[index[p.ID()]]
@@ -376,22 +443,38 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 	return nil
 }
 
-// readRanks reads the ranks of the players of entries from the game-wide set.
-func (b *Backend) readRanks(ctx context.Context, entries []rankEntry) ([]game.Rank, error) {
+// repairDue reports whether a refresh at now (Unix ns) reads the player of e from its
+// partition: at its first refresh on this node, then once a RankRepair.
+func (b *Backend) repairDue(e *entry, now int64) bool {
+	if b.opts.RankRepair < 0 {
+		return true
+	}
+	last := e.repaired.Load()
+	return last == 0 || now-last >= int64(b.opts.RankRepair)
+}
+
+// rankAsk is one player whose rank is read, with the member this node expects it to
+// have in the game-wide set (empty when it does not know).
+type rankAsk struct {
+	id     uuid.UUID
+	member string
+}
+
+// readRanks reads the ranks of the players of ids from the game-wide set.
+func (b *Backend) readRanks(ctx context.Context, ids []rankAsk) ([]game.Rank, error) {
 	nb := strconv.Itoa(game.Neighbours)
 	var execs []rueidis.LuaExec
-	for from := 0; from == 0 || from < len(entries); from += rankChunk {
-		chunk := entries[from:min(from+rankChunk, len(entries))]
-		args := make([]string, 0, 3*len(chunk)+1)
+	for from := 0; from == 0 || from < len(ids); from += rankChunk {
+		chunk := ids[from:min(from+rankChunk, len(ids))]
+		args := make([]string, 0, 2*len(chunk)+1)
 		args = append(args, nb)
-		for _, e := range chunk {
-			args = append(args, e.id.String(), e.member, e.best)
+		for _, a := range chunk {
+			args = append(args, a.id.String(), a.member)
 		}
 		execs = append(execs, rueidis.LuaExec{Keys: []string{keyRanks, keyRankIDs}, Args: args})
 	}
-	ids := entries
 	out := make([]game.Rank, len(ids))
-	for j, res := range b.s.rankGet.ExecMulti(ctx, b.c, execs...) {
+	for j, res := range b.s.rankGet.ExecMulti(ctx, b.bulk, execs...) {
 		vals, err := res.ToArray()
 		if err != nil {
 			return nil, err
@@ -471,9 +554,9 @@ func (b *Backend) rebuildRanks(ctx context.Context) error {
 					rcancel()
 					return err
 				}
-				entries = append(entries, rankEntry{id: row.ID, q: "0", best: strconv.FormatInt(row.Best, 10), member: s.Member})
+				entries = append(entries, rankEntry{id: row.ID, q: 0, best: strconv.FormatInt(row.Best, 10), member: s.Member})
 			}
-			err = b.writeEntries(rctx, entries)
+			_, err = b.writeEntries(rctx, entries)
 			rcancel()
 			if err != nil {
 				return err
@@ -566,13 +649,31 @@ func (r *reader) rows() []game.RankedRow {
 	return rows
 }
 
-// rankBudget is how many players one refresh of a node asks about. Each costs Redis
-// about 45 µs here (docs/benchmarks.md, "Ranks in Redis"), CPU that every node's clicks
-// share: 2,000 a second is about 90 ms of Redis a second per node, so three nodes of
-// 15,000 players take about a quarter of a Redis core, and each player's rank is
-// refreshed every 7-8 s at that size (every second up to 2,000 players a node).
+// rankBudget is how many players the rank refreshes of the whole game ask about a
+// second, all nodes together. Each costs Redis about 20-30 µs here (docs/benchmarks.md,
+// "Ranks in Redis"), CPU that every node's clicks share, all of it on the shard of
+// {g}: a budget per node would grow that one Redis's rank work with every node added
+// (three nodes of 15,000 players took a third of a Redis core that way). 2,000 a
+// second is about 50 ms of Redis a second, however many nodes; each node asks for its
+// share, in proportion to its players online, so every player of the game is
+// refreshed as often: every second up to 2,000 online, every online/2,000 s above.
 const rankBudget = 2000
 
+// minRankShare is the least a node's share gets, so that a node with few players
+// still refreshes them every second or so while the game-wide count catches up.
+const minRankShare = 100
+
 // RankBudget tells the server how many players one refresh should ask about
-// (server/server_rank.go rotates the rest).
-func (b *Backend) RankBudget() int { return rankBudget }
+// (server/server_rank.go rotates the rest): this node's share of rankBudget.
+func (b *Backend) RankBudget() int {
+	return rankShare(rankBudget, b.reg.online.Load(), b.onlineNow())
+}
+
+// rankShare is a node's part of budget when it holds mine of the game's online
+// players.
+func rankShare(budget, mine, online int64) int {
+	if online <= 0 || mine >= online {
+		return int(budget)
+	}
+	return int(max(budget*mine/online, min(minRankShare, budget)))
+}

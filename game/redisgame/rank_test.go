@@ -75,7 +75,7 @@ func TestRankSetDrift(t *testing.T) {
 					t.Fatal(err)
 				}
 				// The older reading, as a slow node would send it, must not win.
-				if err := b.writeEntries(ctx, old); err != nil {
+				if _, err := b.writeEntries(ctx, old); err != nil {
 					t.Fatal(err)
 				}
 			},
@@ -121,27 +121,15 @@ func TestRankSetDrift(t *testing.T) {
 // unsyncedRanks reads the set as it is, without syncing the players first.
 func unsyncedRanks(t *testing.T, b *Backend, ps []game.Player) []game.Rank {
 	t.Helper()
-	ids := make([]uuid.UUID, len(ps))
+	asks := make([]rankAsk, len(ps))
 	for i, p := range ps {
-		ids[i] = p.ID()
+		asks[i] = rankAsk{id: p.ID()} // no expected member: looked up by id
 	}
-	entries, err := b.readEntries(context.Background(), ids)
+	ranks, err := b.readRanks(context.Background(), asks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ranks, err := b.readRanks(context.Background(), entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byID := make(map[uuid.UUID]game.Rank)
-	for i, e := range entries {
-		byID[e.id] = ranks[i]
-	}
-	out := make([]game.Rank, len(ps))
-	for i, p := range ps {
-		out[i] = byID[p.ID()]
-	}
-	return out
+	return ranks
 }
 
 // truth ranks the players the slow way, with the conformance suite's oracle.
@@ -265,6 +253,157 @@ func TestSyncDue(t *testing.T) {
 	} {
 		if got := syncDue(tc.now, tc.last, tc.every, tc.ranked); got != tc.want {
 			t.Errorf("%s: syncDue(%d, %d, %v, %v) = %v, want %v", tc.name, tc.now, tc.last, tc.every, tc.ranked, got, tc.want)
+		}
+	}
+}
+
+// TestClickEntryIsThePartitions: the rank entry a node builds from a click's reply,
+// with no read, is the one its partition holds (the same member, best and change
+// counter), for a click that moved the player and for one that hid it.
+func TestClickEntryIsThePartitions(t *testing.T) {
+	r := testutil.StartRedis(t)
+	ctx := context.Background()
+	cfg := game.DefaultConfig()
+	// One attempt a second flags a bot, and a flagged bot is hidden: the second click
+	// of a burst hides the player.
+	cfg.Bots.Rate, cfg.Bots.Window, cfg.Bots.Action = 1, time.Second, game.BotHide
+	b := openGame(t, r.URL(), func() { r.Command("FLUSHALL") }, cfg, 1)[0]
+	p, err := b.Join(ctx, "Ærøskøbing ünïcode")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		name   string
+		ranked bool
+	}{{"first click, a new best", true}, {"second click, hidden", false}} {
+		if _, err := b.Click(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		known, unread := b.rankDirty.take()
+		if len(known) != 1 || len(unread) != 0 {
+			t.Fatalf("%s: %d entries from the click and %d to read, want 1 and 0", want.name, len(known), len(unread))
+		}
+		read, err := b.readEntries(ctx, []uuid.UUID{p.ID()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !known[0].click {
+			t.Fatalf("%s: the entry is not marked as a click's", want.name)
+		}
+		if c := known[0]; c.id != read[0].id || c.q != read[0].q || c.best != read[0].best || c.member != read[0].member {
+			t.Fatalf("%s: from the reply %+v, in the partition %+v", want.name, c, read[0])
+		}
+		if got := known[0].member != ""; got != want.ranked {
+			t.Fatalf("%s: on the board %v, want %v", want.name, got, want.ranked)
+		}
+	}
+}
+
+// TestRanksWithAStaleMember: a node whose copy of a player is behind (another node's
+// click moved it since) expects a member the set no longer holds; the rank is looked up
+// by id and is still exact.
+func TestRanksWithAStaleMember(t *testing.T) {
+	r := testutil.StartRedis(t)
+	ctx := context.Background()
+	b := openGame(t, r.URL(), func() { r.Command("FLUSHALL") }, game.DefaultConfig(), 1)[0]
+	ps := make([]game.Player, 8)
+	for i := range ps {
+		p, err := b.Join(ctx, fmt.Sprintf("s%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range i + 1 {
+			if _, err := b.Click(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ps[i] = p
+	}
+	if _, _, err := b.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, member := range map[string]func(p *player) string{
+		"stale":    func(p *player) string { return boardMember(1, p.flipped, p.Handle()) },
+		"expected": (*player).expectedMember,
+	} {
+		asks := make([]rankAsk, len(ps))
+		for i, gp := range ps {
+			asks[i] = rankAsk{id: gp.ID(), member: member(redisPlayer(gp))}
+		}
+		got, err := b.readRanks(ctx, asks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := truth(t, b, ps); !equalRanks(got, want) {
+			t.Fatalf("%s member:\n got %+v\nwant %+v", name, got, want)
+		}
+	}
+}
+
+// TestClickEntryAfterARemoval: a click's entry synced after its player was removed
+// (a moderator on another node, between the click and this node's sync) must not rank
+// the removed player again: the set does not hold the player, so the entry is read
+// from the partition instead and found gone.
+func TestClickEntryAfterARemoval(t *testing.T) {
+	r := testutil.StartRedis(t)
+	ctx := context.Background()
+	nodes := openGame(t, r.URL(), func() { r.Command("FLUSHALL") }, game.DefaultConfig(), 2)
+	a, mod := nodes[0], nodes[1]
+	for _, tc := range []struct {
+		name   string
+		ranked bool // whether the player was in the set before the click
+	}{{"first best", false}, {"a later best", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := a.Join(ctx, "gone")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.ranked {
+				if _, err := a.Click(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.flushRanks(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if mustCommand(t, r, "HEXISTS", keyRankIDs, p.ID().String()) != "1" {
+					t.Fatal("the player was not ranked before the click")
+				}
+			}
+			if _, err := a.Click(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := mod.Remove(ctx, p.ID()); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.flushRanks(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustCommand(t, r, "HEXISTS", keyRankIDs, p.ID().String()); got != "0" {
+				t.Fatal("the removed player has an entry in the rank set")
+			}
+			if got := mustCommand(t, r, "ZCARD", keyRanks); got != "0" {
+				t.Fatalf("%s players ranked, want 0", got)
+			}
+		})
+	}
+}
+
+func TestRankShare(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		budget, mine, total int64
+		want                int
+	}{
+		{"one node", 2000, 15000, 15000, 2000},
+		{"three equal nodes", 2000, 15000, 45000, 666},
+		{"a node with a tenth", 2000, 4500, 45000, 200},
+		{"a node with almost none", 2000, 10, 45000, 100},
+		{"the heartbeat behind the node's own count", 2000, 20, 12, 2000},
+		{"no heartbeat yet", 2000, 5, 0, 2000},
+		{"a budget under the floor", 50, 1, 1000, 50},
+	} {
+		if got := rankShare(tc.budget, tc.mine, tc.total); got != tc.want {
+			t.Errorf("%s: rankShare(%d, %d, %d) = %d, want %d", tc.name, tc.budget, tc.mine, tc.total, got, tc.want)
 		}
 	}
 }

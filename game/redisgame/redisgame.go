@@ -40,6 +40,11 @@ type Options struct {
 	// when Ranks has not for twice as long. 0 means DefaultRankSync; negative, at every
 	// Tick (tests).
 	RankSync time.Duration
+	// RankRepair is how often Ranks reads a connected player's entry from its
+	// partition rather than trusting the game-wide rank set: the set misses at most a
+	// second of a node that died between a click and its sync, until then. 0 means
+	// DefaultRankRepair; negative, at every Ranks (tests).
+	RankRepair time.Duration
 	// Heartbeat is how often the node reports its online count. A node that misses
 	// three leaves the game's online count. 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
@@ -50,6 +55,8 @@ const (
 	DefaultOpTimeout = 2 * time.Second
 	DefaultHeartbeat = time.Second
 	DefaultRankSync  = time.Second
+	// DefaultRankRepair: a repair costs Redis about three times a rank read.
+	DefaultRankRepair = 30 * time.Second
 )
 
 // Backend is one node's view of a game kept in Redis. Its methods are safe for
@@ -59,6 +66,11 @@ type Backend struct {
 	opts Options
 	log  *slog.Logger
 	c    rueidis.Client
+	// bulk is a second client, its own connections, for the rank work (syncs and
+	// reads of hundreds of players a script): on c a click would queue behind a whole
+	// batch of them on the wire, on its own it waits at most for the script Redis is
+	// running.
+	bulk rueidis.Client
 	s    *scripts
 	node string // this process, in Redis's list of live nodes
 	addr string // for messages: the URL without its password
@@ -118,6 +130,9 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	if opts.RankSync == 0 {
 		opts.RankSync = DefaultRankSync
 	}
+	if opts.RankRepair == 0 {
+		opts.RankRepair = DefaultRankRepair
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.Default()
@@ -135,8 +150,14 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis at %s (%s) is unreachable: %w", addr, strings.Join(copt.InitAddress, ", "), err)
 	}
+	copt.ClientName = "clickthebutton-ranks"
+	bulk, err := rueidis.NewClient(copt)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis at %s (%s) is unreachable: %w", addr, strings.Join(copt.InitAddress, ", "), err)
+	}
 	b := &Backend{
-		cfg: opts.Rules, opts: opts, log: log, c: c, s: newScripts(), addr: addr,
+		cfg: opts.Rules, opts: opts, log: log, c: c, bulk: bulk, s: newScripts(), addr: addr,
 		node:    newNodeID(),
 		reg:     newRegistry(),
 		changed: make(map[uuid.UUID]struct{}),
@@ -151,19 +172,19 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b.counters.Store(&game.Stats{})
 	if err := b.checkServer(ctx); err != nil {
-		c.Close()
+		b.closeClients()
 		return nil, err
 	}
 	if err := b.rebuildRanks(ctx); err != nil {
-		c.Close()
+		b.closeClients()
 		return nil, b.unavailable("build the rank set", err)
 	}
 	if err := b.beat(ctx); err != nil {
-		c.Close()
+		b.closeClients()
 		return nil, err
 	}
 	if _, _, err := b.Tick(ctx); err != nil {
-		c.Close()
+		b.closeClients()
 		return nil, err
 	}
 	bg, stop := context.WithCancel(context.Background())
@@ -240,8 +261,13 @@ func (b *Backend) Close() error {
 	ctx, cancel := b.op(context.Background())
 	defer cancel()
 	b.s.leave.Exec(ctx, b.c, []string{keyNodes, keyOnline}, []string{b.node})
-	b.c.Close()
+	b.closeClients()
 	return nil
+}
+
+func (b *Backend) closeClients() {
+	b.c.Close()
+	b.bulk.Close()
 }
 
 // op bounds one call to Redis by OpTimeout. A caller that cannot cancel (a click

@@ -149,6 +149,13 @@ const (
 	statusOK      = 1
 )
 
+// What a click did to the player's board entry: the last value of its reply.
+const (
+	boardKept  = 0
+	boardHid   = 1 // off the board (bot action hide)
+	boardMoved = 2 // a new best: a new member and score
+)
+
 // ClickScript is the Lua source that applies one click, for benchmarks that run it
 // through other clients or redis-benchmark (bench/redis). Its KEYS and ARGV are those
 // ClickKeys and ClickArgs return; the player's hash must hold an "h" field (the handle).
@@ -198,8 +205,9 @@ func ruleArgs(c game.Config) args {
 // KEYS: player, partition, board, bans, suspects. ARGV: limit, window ms, penalty µs,
 // idle reset µs, board size, flipped id, id, bot limit (attempts per bot window), bot
 // window ms, regularity, regular rate, bot action, now µs or "". The reply is a state
-// reply whose last value, instead of the flag time, is 1 when this attempt hid the
-// player (bot action hide): the node must then take it off the game-wide ranks.
+// reply whose last value, instead of the flag time, says what the attempt did to the
+// player's board entry, which the node copies into the game-wide ranks: 0 nothing,
+// boardHid (bot action hide: off the board), boardMoved (a new best: a new member).
 const clickSrc = prelude + `
 local now = clock(ARGV[13])
 local f = redis.call('HMGET', KEYS[1], 'h', 'd', 'm', 'n', 'bt', 'fl', 'hd', 'w')
@@ -308,6 +316,7 @@ if s > b then
     redis.call('ZADD', KEYS[3], str(b), m)
     if top(KEYS[3], m, tonumber(ARGV[5])) then redis.call('HINCRBY', KEYS[2], 'bver', 1) end
     set('m', m)
+    hid = 2
   end
 end
 local d, w = packd(s, b, ba, t, lc, ws, wn, v, na, q)

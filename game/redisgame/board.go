@@ -88,7 +88,11 @@ func (b *Backend) Tick(ctx context.Context) (game.Update, bool, error) {
 	if now := time.Now().UnixNano(); syncDue(now, b.lastSync.Load(), b.opts.RankSync, b.rankedSync.Load()) {
 		b.lastSync.Store(now)
 		b.rankedSync.Store(false)
-		if err := b.flushRanks(ctx); err != nil {
+		if b.opts.RankSync >= 0 {
+			// In the background: a sync that waits on a slow Redis must not hold the
+			// board back, and the board must not wait for the sync.
+			b.kickFlush()
+		} else if err := b.flushRanks(ctx); err != nil {
 			return game.Update{}, false, b.unavailable("sync ranks", err)
 		}
 	}

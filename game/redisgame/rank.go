@@ -215,29 +215,63 @@ func (d *rankDirty) requeue(known []rankEntry, unread []uuid.UUID) {
 	d.addUnread(unread...)
 }
 
-func (d *rankDirty) take() (known []rankEntry, unread []uuid.UUID) {
+// take removes and returns up to limit of what is queued, the entries first.
+func (d *rankDirty) take(limit int) (known []rankEntry, unread []uuid.UUID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.known {
+	for id, e := range d.known {
+		if len(known) == limit {
+			return known, nil
+		}
 		known = append(known, e)
+		delete(d.known, id)
 	}
 	for id := range d.unread {
+		if len(known)+len(unread) == limit {
+			break
+		}
 		unread = append(unread, id)
+		delete(d.unread, id)
 	}
-	clear(d.known)
-	clear(d.unread)
 	return known, unread
 }
 
+// rankRound is the most queued changes one sync takes. A round must finish within
+// the op timeout even when Redis answers slowly, or its changes go back in the queue
+// and the next round is larger still; bounded, a backlog drains over a few rounds.
+const rankRound = 4096
+
 // flushRanks syncs what changed on this node; on failure it stays queued for the
-// next Tick.
+// next sync.
 func (b *Backend) flushRanks(ctx context.Context) error {
-	known, unread := b.rankDirty.take()
+	known, unread := b.rankDirty.take(rankRound)
 	if err := b.syncEntries(ctx, known, unread); err != nil {
 		b.rankDirty.requeue(known, unread)
 		return err
 	}
 	return nil
+}
+
+// kickFlush asks flushLoop for a sync, unless one is already asked for.
+func (b *Backend) kickFlush() {
+	select {
+	case b.flush <- struct{}{}:
+	default:
+	}
+}
+
+// flushLoop runs the syncs the Ticks ask for, until ctx ends.
+func (b *Backend) flushLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.flush:
+			if err := b.flushRanks(ctx); err != nil && ctx.Err() == nil {
+				b.log.Warn("redis: rank sync failed; the changes are kept for the next one", "err", err)
+			}
+		}
+	}
 }
 
 // syncRank is syncRanks for one player after a moderation call. A failure only leaves
@@ -388,7 +422,7 @@ func (b *Backend) Ranks(ctx context.Context, ps []game.Player, out []game.Rank) 
 		return fmt.Errorf("ranks: %d players but room for %d", len(ps), len(out))
 	}
 	now := time.Now().UnixNano()
-	known, unread := b.rankDirty.take()
+	known, unread := b.rankDirty.take(rankRound)
 	queued := make(map[uuid.UUID]struct{}, len(unread))
 	for _, id := range unread {
 		queued[id] = struct{}{}

@@ -1,10 +1,13 @@
 package redisgame
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -279,7 +282,7 @@ func TestClickEntryIsThePartitions(t *testing.T) {
 		if _, err := b.Click(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		known, unread := b.rankDirty.take()
+		known, unread := b.rankDirty.take(rankRound)
 		if len(known) != 1 || len(unread) != 0 {
 			t.Fatalf("%s: %d entries from the click and %d to read, want 1 and 0", want.name, len(known), len(unread))
 		}
@@ -406,4 +409,103 @@ func TestRankShare(t *testing.T) {
 			t.Errorf("%s: rankShare(%d, %d, %d) = %d, want %d", tc.name, tc.budget, tc.mine, tc.total, got, tc.want)
 		}
 	}
+}
+
+// TestRankDirtyTakesARound: a sync takes at most its limit, the clicks' entries first,
+// and leaves the rest queued for the next one.
+func TestRankDirtyTakesARound(t *testing.T) {
+	var d rankDirty
+	var all []uuid.UUID
+	for i := range 5 {
+		id := uuid.New()
+		d.add(rankEntry{id: id, q: int64(i), click: true})
+		all = append(all, id)
+	}
+	d.add(rankEntry{id: all[0], q: 0, best: "stale"}) // an older reading of a queued player
+	for range 3 {
+		id := uuid.New()
+		d.addUnread(id)
+		all = append(all, id)
+	}
+	seen := make(map[uuid.UUID]int)
+	for round, want := range []struct{ known, unread int }{{4, 0}, {1, 3}, {0, 0}} {
+		known, unread := d.take(4)
+		if len(known) != want.known || len(unread) != want.unread {
+			t.Fatalf("round %d: took %d entries and %d to read, want %d and %d", round, len(known), len(unread), want.known, want.unread)
+		}
+		for _, e := range known {
+			if e.best == "stale" {
+				t.Fatal("an older reading replaced a later one")
+			}
+			seen[e.id]++
+		}
+		for _, id := range unread {
+			seen[id]++
+		}
+	}
+	for _, id := range all {
+		if seen[id] != 1 {
+			t.Fatalf("%s taken %d times, want once", id, seen[id])
+		}
+	}
+}
+
+// TestRankSyncFailureKeepsTheBoard: with the rank work's client gone (a sync that
+// cannot finish), the Tick still publishes the board, and the changes stay queued.
+func TestRankSyncFailureKeepsTheBoard(t *testing.T) {
+	r := testutil.StartRedis(t)
+	ctx := context.Background()
+	mustCommand(t, r, "FLUSHALL")
+	var logs lockedBuffer
+	b, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	b.bulk.Close()
+	p, err := b.Join(ctx, "still here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Click(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	b.lastSync.Store(0) // a sync is due
+	if _, _, err := b.Tick(ctx); err != nil {
+		t.Fatalf("Tick: %v", err)
+	}
+	if rows := b.Board().Rows; len(rows) != 1 || rows[0].ID != p.ID() {
+		t.Fatalf("board %+v, want the player who clicked", rows)
+	}
+	// The background sync fails and says so; what it took goes back in the queue.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), "rank sync failed"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no failed sync logged; log:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.rankDirty.mu.Lock()
+	n := len(b.rankDirty.known)
+	b.rankDirty.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d entries queued after the failed sync, want the click's", n)
+	}
+}
+
+// lockedBuffer is a log destination for a backend's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -38,7 +38,8 @@ type Options struct {
 	// into the game-wide rank set: a player clicking ten times a second costs one copy
 	// a second, not ten. While Ranks is called (it copies them too), a Tick copies only
 	// when Ranks has not for twice as long. 0 means DefaultRankSync; negative, at every
-	// Tick (tests).
+	// Tick, before it reads the board, and a failed copy fails the Tick (tests);
+	// otherwise the copy runs in the background and a failed one is retried.
 	RankSync time.Duration
 	// RankRepair is how often Ranks reads a connected player's entry from its
 	// partition rather than trusting the game-wide rank set: the set misses at most a
@@ -108,6 +109,7 @@ type Backend struct {
 	shared sharedDeadline // op's deadline for calls that cannot be cancelled
 
 	refresh chan []uuid.UUID // players whose copy must be read again
+	flush   chan struct{}    // a Tick asks flushLoop for a rank sync
 	stop    context.CancelFunc
 	done    sync.WaitGroup
 }
@@ -162,6 +164,7 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		reg:     newRegistry(),
 		changed: make(map[uuid.UUID]struct{}),
 		refresh: make(chan []uuid.UUID, 64),
+		flush:   make(chan struct{}, 1),
 		arg:     ruleArgs(opts.Rules),
 	}
 	for i := range b.parts {
@@ -189,10 +192,11 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	bg, stop := context.WithCancel(context.Background())
 	b.stop = stop
-	b.done.Add(3)
+	b.done.Add(4)
 	go func() { defer b.done.Done(); b.heartbeatLoop(bg) }()
 	go func() { defer b.done.Done(); b.subscribe(bg) }()
 	go func() { defer b.done.Done(); b.refreshLoop(bg) }()
+	go func() { defer b.done.Done(); b.flushLoop(bg) }()
 	return b, nil
 }
 

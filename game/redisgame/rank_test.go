@@ -1,13 +1,11 @@
 package redisgame
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -456,7 +454,7 @@ func TestRankSyncFailureKeepsTheBoard(t *testing.T) {
 	r := testutil.StartRedis(t)
 	ctx := context.Background()
 	mustCommand(t, r, "FLUSHALL")
-	var logs lockedBuffer
+	var logs testutil.SyncBuffer
 	b, err := Open(ctx, Options{URL: r.URL(), Rules: game.DefaultConfig(), Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -490,22 +488,4 @@ func TestRankSyncFailureKeepsTheBoard(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("%d entries queued after the failed sync, want the click's", n)
 	}
-}
-
-// lockedBuffer is a log destination for a backend's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -280,7 +280,7 @@ func (b *Backend) flushLoop(ctx context.Context) {
 func (b *Backend) syncRank(ctx context.Context, id uuid.UUID) {
 	if err := b.syncRanks(ctx, []uuid.UUID{id}); err != nil {
 		b.rankDirty.addUnread(id)
-		b.log.Warn("redis: rank entry not updated; retried at the next tick", "player", id, "err", err)
+		b.log.Warn("redis: rank entry not updated; retried at the next sync", "player", id, "err", err)
 	}
 }
 
